@@ -1,0 +1,46 @@
+"""softmaxkit: softmax classification done properly.
+
+Stable, fused kernels (:mod:`softmaxkit.kernels`, :mod:`softmaxkit.losses`), a NumPy neural network
+with a softmax output layer (:mod:`softmaxkit.nn`), and calibrated probabilities.
+
+>>> from softmaxkit import softmax
+>>> softmax([1.6, 3.1, 0.5]).round(8)
+array([0.17198205, 0.77077009, 0.05724785])
+"""
+
+from .kernels import (
+    log_sigmoid,
+    log_softmax,
+    log_softmax_backward,
+    logsumexp,
+    sigmoid,
+    sigmoid_backward,
+    softmax,
+    softmax_backward,
+)
+from .losses import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_and_grad,
+    cross_entropy,
+    cross_entropy_and_grad,
+    cross_entropy_from_probs,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "sigmoid",
+    "log_sigmoid",
+    "softmax_backward",
+    "log_softmax_backward",
+    "sigmoid_backward",
+    "cross_entropy",
+    "cross_entropy_and_grad",
+    "cross_entropy_from_probs",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_and_grad",
+    "__version__",
+]

@@ -1,0 +1,96 @@
+"""Command-line interface: ``softmaxkit COMMAND ...`` (also ``python -m softmaxkit``).
+
+Every command returns an exit status instead of raising: user errors (bad arguments, missing or corrupt
+files) print one clear line on stderr and exit with status 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main", "CLIError"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, no traceback."""
+
+
+def _cmd_softmax(args) -> int:
+    import numpy as np
+
+    from .kernels import softmax
+
+    probs = softmax(np.asarray(args.logits, dtype=np.float64), temperature=args.temperature)
+    if args.json:
+        print(json.dumps({"logits": args.logits, "temperature": args.temperature, "probabilities": probs.tolist()}))
+    else:
+        print(" ".join(f"{p:.8f}" for p in probs))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value:
+        raise argparse.ArgumentTypeError(f"NaN is not a logit: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="softmaxkit", description="Softmax classification toolkit.")
+    parser.add_argument("--version", action="version", version=f"softmaxkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("softmax", help="print softmax probabilities of the given logits")
+    p.add_argument("logits", nargs="+", type=_finite_float, help="logits, e.g. 1.6 3.1 0.5")
+    p.add_argument("--temperature", "-t", type=_positive_float, default=1.0, help="temperature T > 0 (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_softmax)
+
+    p = sub.add_parser("demo", help="show the kernels and train a model on the embedded digits")
+    p.set_defaults(func=_cmd_demo)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands():
+    """Sub-command registrars from other modules (network, calibration, data)."""
+    return []
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as exc:
+        print(f"softmaxkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"softmaxkit {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,394 @@
+"""The softmax family: softmax, log_softmax, logsumexp, sigmoid, log_sigmoid and their backward passes.
+
+Every function normalises over ``axis=-1`` (the class axis) by default, is exact at the extremes
+(huge logits, +-inf, NaN, float16, empty axes) and accepts ``out=`` to write into a caller's array.
+Large float32/float64 inputs go through fused multi-core numba kernels (:mod:`softmaxkit._fast`);
+small inputs take the NumPy path below, which is also the reference the fast kernels are tested against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _fast
+from ._validation import (
+    as_float_array,
+    check_mask,
+    check_out,
+    check_temperature,
+    normalize_axis,
+)
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "sigmoid",
+    "log_sigmoid",
+    "softmax_backward",
+    "log_softmax_backward",
+    "sigmoid_backward",
+]
+
+
+def _finish(result: np.ndarray, result_dtype, out):
+    """Cast to the result dtype and deliver into ``out`` if given."""
+    if out is not None:
+        np.copyto(out, result, casting="unsafe")
+        return out
+    if result.dtype != result_dtype:
+        result = result.astype(result_dtype)
+    return result
+
+
+def _shifted_parts(z: np.ndarray, axis: int, mask):
+    """Shared helper of softmax, log_softmax and logsumexp.
+
+    Returns ``(d, e, m, rest, dead)`` where, along ``axis`` (all with keepdims):
+
+    - ``d = z - m``: logits shifted by the row maximum ``m`` (the shift is 0 where ``m`` is infinite);
+      rows holding ``+inf`` are replaced by their limit (``0`` at the ``+inf`` entries, ``-inf`` elsewhere),
+    - ``e = exp(d)``,
+    - ``rest``: the sum of ``e`` *excluding one maximal entry*, so that ``sum(e) = 1 + rest`` and
+      ``log(sum(e)) = log1p(rest)`` stays accurate when one probability is close to 1,
+    - ``dead``: rows with no finite mass (all ``-inf`` or all masked out).
+    """
+    if mask is not None:
+        z = np.where(mask, z, -np.inf).astype(z.dtype, copy=False)
+    m = np.max(z, axis=axis, keepdims=True)
+    posinf = m == np.inf
+    if posinf.any():
+        limit = np.where(z == np.inf, 0.0, -np.inf).astype(z.dtype)
+        z = np.where(posinf, limit, z)
+    dead = m == -np.inf
+    m_shift = np.where(dead | posinf, 0.0, m).astype(z.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = z - m_shift
+        e = np.exp(d)
+    first_max = np.argmax(d, axis=axis)
+    e_rest = e.copy()
+    np.put_along_axis(e_rest, np.expand_dims(first_max, axis), 0.0, axis=axis)
+    rest = np.where(dead, 0.0, e_rest.sum(axis=axis, keepdims=True)).astype(z.dtype)
+    return d, e, m, rest, dead
+
+
+def _fully_masked(mask, axis):
+    return None if mask is None else ~mask.any(axis=axis, keepdims=True)
+
+
+def _prepare(x, axis, temperature, where, fname):
+    z, result_dtype = as_float_array(x, fname)
+    ax = normalize_axis(axis, z.ndim, fname)
+    t = check_temperature(temperature, fname)
+    mask = None if where is None else check_mask(where, z.shape, fname)
+    if t != 1.0:
+        z = z / z.dtype.type(t)
+    return z, ax, mask, result_dtype
+
+
+def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None) -> np.ndarray:
+    r"""Softmax of ``x / temperature`` along ``axis``.
+
+    .. math::
+
+        \operatorname{softmax}(x)_j = \frac{\exp(x_j / T)}{\sum_k \exp(x_k / T)}
+
+    computed as ``exp(x - max(x)) / sum(exp(x - max(x)))`` so no exponential overflows.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits. Integers promote to float64; float16 is computed in float32 and returned as float16.
+    axis : int, default -1
+        The class axis to normalise over.
+    temperature : float, default 1.0
+        Positive finite temperature ``T``; ``T > 1`` flattens, ``T < 1`` sharpens the distribution.
+    where : array_like of bool, optional
+        Entries to include; excluded entries get probability 0. A row with every entry excluded
+        gives all zeros.
+    out : ndarray, optional
+        Array of ``x``'s shape and result dtype to write into.
+
+    Returns
+    -------
+    ndarray
+        Probabilities of ``x``'s shape; each row along ``axis`` sums to 1.
+
+    Notes
+    -----
+    Edge cases follow the limits: ``+inf`` entries share the row's mass equally and every other entry
+    gets 0; ``-inf`` entries get 0; a NaN makes its own row NaN and no other. A row of only ``-inf``
+    (with no mask) is ``0/0`` and gives NaN. Empty arrays give empty arrays.
+
+    See Also
+    --------
+    log_softmax, logsumexp, softmax_backward
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import softmax
+    >>> softmax([1.6, 3.1, 0.5]).round(8)
+    array([0.17198205, 0.77077009, 0.05724785])
+    >>> softmax([1000.0, 1000.0, -np.inf])
+    array([0.5, 0.5, 0. ])
+    >>> softmax([1.6, 3.1, 0.5], temperature=10.0).round(4)
+    array([0.3324, 0.3862, 0.2814])
+    """
+    fname = "softmax"
+    z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
+    out = check_out(out, z.shape, result_dtype, fname)
+    if z.size == 0:
+        return _finish(np.empty(z.shape, z.dtype), result_dtype, out)
+    if mask is None:
+        fast = _fast.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=False)
+        if fast is not None:
+            return _finish(fast, result_dtype, out) if fast is not out else out
+    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = e / (1.0 + rest)
+    y = np.where(dead, np.nan, y)
+    masked_out = _fully_masked(mask, ax)
+    if masked_out is not None:
+        y = np.where(masked_out, 0.0, y)
+    return _finish(y.astype(z.dtype, copy=False), result_dtype, out)
+
+
+def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None) -> np.ndarray:
+    r"""Logarithm of :func:`softmax`, computed without forming the probabilities.
+
+    .. math::
+
+        \log\operatorname{softmax}(x)_j = (x_j - m) - \operatorname{log1p}\Big(\sum_{k \ne k^*} e^{x_k - m}\Big),
+        \qquad m = x_{k^*} = \max_k x_k
+
+    Summing every term except one maximal entry and taking ``log1p`` keeps the result accurate in
+    relative terms when one probability is close to 1 (where ``log(sum)`` would round to 0).
+
+    Parameters
+    ----------
+    x : array_like
+        Logits.
+    axis : int, default -1
+        The class axis.
+    temperature : float, default 1.0
+        Positive finite temperature ``T``; the logits are divided by it first.
+    where : array_like of bool, optional
+        Entries to include; excluded entries get ``-inf`` (log of probability 0).
+    out : ndarray, optional
+        Array of ``x``'s shape and result dtype to write into.
+
+    Returns
+    -------
+    ndarray
+        Log-probabilities, ``<= 0``, of ``x``'s shape.
+
+    Notes
+    -----
+    ``+inf`` entries get ``-log(k)`` for ``k`` such entries in the row and the others ``-inf``; a row
+    of only ``-inf`` (unmasked) is NaN, like :func:`softmax`; a fully masked row is all ``-inf``.
+
+    Examples
+    --------
+    >>> from softmaxkit import log_softmax
+    >>> log_softmax([1000.0, 1.0])
+    array([   0., -999.])
+    >>> log_softmax([1.6, 3.1, 0.5]).round(6)
+    array([-1.760305, -0.260305, -2.860305])
+    """
+    fname = "log_softmax"
+    z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
+    out = check_out(out, z.shape, result_dtype, fname)
+    if z.size == 0:
+        return _finish(np.empty(z.shape, z.dtype), result_dtype, out)
+    if mask is None:
+        fast = _fast.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=True)
+        if fast is not None:
+            return _finish(fast, result_dtype, out) if fast is not out else out
+    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    with np.errstate(invalid="ignore"):
+        y = d - np.log1p(rest)
+    y = np.where(dead, np.nan, y)
+    masked_out = _fully_masked(mask, ax)
+    if masked_out is not None:
+        y = np.where(masked_out, -np.inf, y)
+    return _finish(y.astype(z.dtype, copy=False), result_dtype, out)
+
+
+def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None) -> np.ndarray:
+    r"""``log(sum(exp(x)))`` along ``axis`` without overflow.
+
+    .. math::
+
+        \operatorname{logsumexp}(x) = m + \operatorname{log1p}\Big(\sum_{k \ne k^*} e^{x_k - m}\Big),
+        \qquad m = \max_k x_k
+
+    Parameters
+    ----------
+    x : array_like
+        Input values.
+    axis : int, default -1
+        Axis to reduce.
+    keepdims : bool, default False
+        Keep the reduced axis with length 1.
+    where : array_like of bool, optional
+        Entries to include. A row with nothing included sums to 0, giving ``-inf``.
+    out : ndarray, optional
+        Array of the reduced shape and result dtype to write into.
+
+    Returns
+    -------
+    ndarray
+        The reduced array (a 0-d array for 1-d input unless ``keepdims``).
+
+    Notes
+    -----
+    A row holding ``+inf`` gives ``+inf``; a row of only ``-inf`` gives ``-inf`` (exactly ``log 0``);
+    NaN propagates to its own row; an empty axis gives ``-inf``.
+
+    Examples
+    --------
+    >>> from softmaxkit import logsumexp
+    >>> float(logsumexp([1000.0, 1000.0]))  # 1000 + log(2); the naive formula overflows
+    1000.6931471805599
+    >>> logsumexp([[0.0, 0.0], [1.0, -1.0]]).round(6)
+    array([0.693147, 1.126928])
+    """
+    fname = "logsumexp"
+    z, result_dtype = as_float_array(x, fname)
+    ax = normalize_axis(axis, z.ndim, fname)
+    mask = None if where is None else check_mask(where, z.shape, fname)
+    reduced = list(z.shape)
+    reduced[ax] = 1
+    final_shape = tuple(reduced) if keepdims else tuple(np.delete(np.array(z.shape, dtype=np.intp), ax))
+    out = check_out(out, final_shape, result_dtype, fname)
+    if z.shape[ax] == 0:
+        return _finish(np.full(final_shape, -np.inf, z.dtype), result_dtype, out)
+    if z.size == 0:
+        return _finish(np.empty(final_shape, z.dtype), result_dtype, out)
+    if mask is None:
+        fast = _fast.logsumexp(z, ax)
+        if fast is not None:
+            return _finish(fast.reshape(final_shape), result_dtype, out)
+    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    with np.errstate(invalid="ignore"):
+        m_finite = np.where(np.isinf(m), 0.0, m).astype(z.dtype)
+        lse = np.where(np.isinf(m), m, m_finite + np.log1p(rest))
+    lse = lse.astype(z.dtype, copy=False).reshape(final_shape)
+    return _finish(lse, result_dtype, out)
+
+
+def sigmoid(x, *, out=None) -> np.ndarray:
+    r"""Logistic sigmoid ``1 / (1 + exp(-x))``, stable for large ``|x|``.
+
+    .. math::
+
+        \sigma(x) = \begin{cases} 1 / (1 + e^{-x}) & x \ge 0 \\ e^{x} / (1 + e^{x}) & x < 0 \end{cases}
+
+    Evaluating ``exp`` only at ``-|x|`` never overflows. ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``.
+
+    Examples
+    --------
+    >>> from softmaxkit import sigmoid
+    >>> sigmoid([-1000.0, 0.0, 1000.0])
+    array([0. , 0.5, 1. ])
+    """
+    fname = "sigmoid"
+    z, result_dtype = as_float_array(x, fname)
+    out = check_out(out, z.shape, result_dtype, fname)
+    e = np.exp(-np.abs(z))
+    with np.errstate(invalid="ignore"):
+        y = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+    return _finish(y, result_dtype, out)
+
+
+def log_sigmoid(x, *, out=None) -> np.ndarray:
+    r"""``log(sigmoid(x))`` computed as ``min(x, 0) - log1p(exp(-|x|))`` (never ``log`` of a rounded 0).
+
+    Examples
+    --------
+    >>> from softmaxkit import log_sigmoid
+    >>> log_sigmoid([-1000.0, 0.0, 1000.0]).round(6)
+    array([-1000.      ,    -0.693147,    -0.      ])
+    """
+    fname = "log_sigmoid"
+    z, result_dtype = as_float_array(x, fname)
+    out = check_out(out, z.shape, result_dtype, fname)
+    with np.errstate(invalid="ignore"):
+        y = (np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))).astype(z.dtype, copy=False)
+    return _finish(y, result_dtype, out)
+
+
+def _backward_args(y, grad, axis, fname):
+    yv, result_dtype = as_float_array(y, fname, "y")
+    gv, _ = as_float_array(grad, fname, "grad")
+    if yv.shape != gv.shape:
+        raise ValueError(f"{fname}: y has shape {yv.shape} but grad has shape {gv.shape}; they must match")
+    gv = gv.astype(yv.dtype, copy=False)
+    ax = normalize_axis(axis, yv.ndim, fname)
+    return yv, gv, ax, result_dtype
+
+
+def softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
+    r"""Vector-Jacobian product of softmax: the gradient with respect to the logits.
+
+    Given ``y = softmax(x)`` and ``grad = dL/dy``,
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = y \odot \Big(g - \sum_k y_k g_k\Big)
+
+    in ``O(n)`` per row; the ``n x n`` Jacobian is never formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import softmax, softmax_backward
+    >>> y = softmax([1.0, 2.0, 3.0])
+    >>> softmax_backward(y, np.ones(3)).round(12)  # softmax sums to 1: a constant grad gives 0
+    array([0., 0., 0.])
+    """
+    fname = "softmax_backward"
+    yv, gv, ax, result_dtype = _backward_args(y, grad, axis, fname)
+    out = check_out(out, yv.shape, result_dtype, fname)
+    dot = np.sum(yv * gv, axis=ax, keepdims=True)
+    return _finish(yv * (gv - dot), result_dtype, out)
+
+
+def log_softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
+    r"""Vector-Jacobian product of log_softmax, given its output ``y = log_softmax(x)``.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g - e^{y} \sum_k g_k
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import log_softmax, log_softmax_backward
+    >>> y = log_softmax([1.0, 2.0, 3.0])
+    >>> log_softmax_backward(y, np.array([0.0, 0.0, -1.0])).round(6)  # d(-log p_2)/dx = p - onehot
+    array([ 0.090031,  0.244728, -0.334759])
+    """
+    fname = "log_softmax_backward"
+    yv, gv, ax, result_dtype = _backward_args(y, grad, axis, fname)
+    out = check_out(out, yv.shape, result_dtype, fname)
+    return _finish(gv - np.exp(yv) * np.sum(gv, axis=ax, keepdims=True), result_dtype, out)
+
+
+def sigmoid_backward(y, grad, *, out=None) -> np.ndarray:
+    r"""Gradient through :func:`sigmoid` given its output ``y``: ``grad * y * (1 - y)``.
+
+    Examples
+    --------
+    >>> from softmaxkit import sigmoid_backward
+    >>> sigmoid_backward([0.5], [1.0])
+    array([0.25])
+    """
+    fname = "sigmoid_backward"
+    yv, result_dtype = as_float_array(y, fname, "y")
+    gv, _ = as_float_array(grad, fname, "grad")
+    if yv.shape != gv.shape:
+        raise ValueError(f"{fname}: y has shape {yv.shape} but grad has shape {gv.shape}; they must match")
+    out = check_out(out, yv.shape, result_dtype, fname)
+    return _finish(gv.astype(yv.dtype, copy=False) * yv * (1 - yv), result_dtype, out)

@@ -1,0 +1,456 @@
+"""Cross-entropy losses: from logits (stable, with a fused gradient), from probabilities, and binary.
+
+Semantics of ``weight``, ``ignore_index``, ``label_smoothing`` and ``reduction`` follow
+``torch.nn.functional.cross_entropy`` / ``binary_cross_entropy_with_logits``; the class axis is
+``axis=-1`` by default (PyTorch uses dimension 1).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _fast
+from ._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_labels,
+    normalize_axis,
+    to_numpy,
+)
+from .kernels import log_softmax, log_sigmoid
+
+__all__ = [
+    "cross_entropy",
+    "cross_entropy_and_grad",
+    "cross_entropy_from_probs",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_and_grad",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class _Target:
+    """A validated target, class axis moved last. ``labels`` (int) or ``probs`` (float) is set."""
+
+    def __init__(self, labels=None, active=None, probs=None):
+        self.labels = labels  # integer labels, ignored entries replaced by 0
+        self.active = active  # bool, False where target == ignore_index
+        self.probs = probs  # probability targets (label smoothing applied)
+
+
+def _check_options(weight, label_smoothing, reduction, n_classes, dtype, fname):
+    check_choice(reduction, "reduction", _REDUCTIONS, fname)
+    if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"{fname}: label_smoothing must be a real number, got {label_smoothing!r}")
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{fname}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if weight is None:
+        return None
+    w = to_numpy(weight)
+    if w.dtype.kind not in "fiu":
+        raise TypeError(f"{fname}: weight must be a numeric array, got dtype {w.dtype}")
+    if w.shape != (n_classes,):
+        raise ValueError(f"{fname}: weight must have shape ({n_classes},) (one per class), got {w.shape}")
+    return check_finite(w.astype(dtype), fname, "weight")
+
+
+def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smoothing, dtype, fname):
+    t = to_numpy(target)
+    batch_shape = logits_shape[:axis] + logits_shape[axis + 1 :]
+    if t.dtype.kind in "iu":
+        if t.shape != batch_shape:
+            raise ValueError(
+                f"{fname}: integer target must have shape {batch_shape} (the logits' shape without the "
+                f"class axis), got {t.shape}; for probability targets pass a float array of shape "
+                f"{tuple(logits_shape)}"
+            )
+        if ignore_index is not None and not isinstance(ignore_index, (numbers.Integral, np.integer)):
+            raise TypeError(f"{fname}: ignore_index must be an integer, got {ignore_index!r}")
+        check_labels(t, n_classes, fname, ignore_index=ignore_index)
+        active = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+        return _Target(labels=np.where(active, t, 0).astype(np.intp), active=active)
+    if t.dtype.kind == "f":
+        if ignore_index is not None:
+            raise ValueError(f"{fname}: ignore_index applies to integer class labels, not probability targets")
+        if t.shape != tuple(logits_shape):
+            raise ValueError(
+                f"{fname}: probability target must have the logits' shape {tuple(logits_shape)}, got "
+                f"{t.shape}; for class labels pass an integer array of shape {batch_shape}"
+            )
+        p = check_finite(np.moveaxis(t.astype(dtype), axis, -1), fname, "target")
+        if label_smoothing:
+            p = p * dtype.type(1.0 - label_smoothing) + dtype.type(label_smoothing / n_classes)
+        return _Target(probs=p)
+    raise TypeError(
+        f"{fname}: target must be integer class labels or float probabilities, got dtype {t.dtype}"
+    )
+
+
+def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
+    """Per-row losses and the 'mean' denominator from log-probabilities (class axis last).
+
+    Index targets: ``l_i = (1 - eps) w_{y_i} (-log p_{i,y_i}) + (eps / C) sum_c w_c (-log p_{i,c})``,
+    zero where ignored; the mean divides by ``sum_i w_{y_i}`` over non-ignored rows.
+    Probability targets: ``l_i = -sum_c w_c t_{i,c} log p_{i,c}``; the mean divides by the number of rows.
+    """
+    n_classes = logp.shape[-1]
+    dtype = logp.dtype
+    if tgt.labels is not None:
+        picked = np.take_along_axis(logp, tgt.labels[..., None], axis=-1)[..., 0]
+        w_y = np.ones(tgt.labels.shape, dtype) if weight is None else weight[tgt.labels]
+        w_y = np.where(tgt.active, w_y, 0).astype(dtype)
+        loss = np.where(tgt.active, -w_y * picked, 0).astype(dtype)
+        if label_smoothing:
+            eps = dtype.type(label_smoothing)
+            smooth = -(logp.sum(axis=-1) if weight is None else logp @ weight)
+            smooth = np.where(tgt.active, smooth, 0).astype(dtype)
+            loss = (1 - eps) * loss + (eps / n_classes) * smooth
+        denom = w_y.sum(dtype=dtype)
+    else:
+        tw = tgt.probs if weight is None else tgt.probs * weight
+        with np.errstate(invalid="ignore"):
+            terms = np.where(tw == 0, 0, tw * logp)  # 0 * log 0 = 0
+        loss = -terms.sum(axis=-1).astype(dtype)
+        denom = dtype.type(loss.size)
+    return loss, denom
+
+
+def _reduce(loss, denom, reduction):
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=loss.dtype)
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return loss.dtype.type(total / denom)
+
+
+def _cast_loss(loss, result_dtype):
+    if isinstance(loss, np.ndarray):
+        return loss.astype(result_dtype, copy=False)
+    return result_dtype.type(loss)
+
+
+def _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="logits"):
+    z, result_dtype = as_float_array(logits, fname, argname)
+    ax = normalize_axis(axis, z.ndim, fname)
+    n_classes = z.shape[ax]
+    w = _check_options(weight, label_smoothing, reduction, n_classes, z.dtype, fname)
+    tgt = _check_target(target, z.shape, ax, n_classes, ignore_index, label_smoothing, z.dtype, fname)
+    return z, ax, w, tgt, result_dtype
+
+
+def cross_entropy(
+    logits,
+    target,
+    *,
+    axis: int = -1,
+    weight=None,
+    ignore_index=None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+):
+    r"""Cross-entropy between ``softmax(logits)`` and a target, computed stably from the logits.
+
+    With integer labels ``y`` (shape of ``logits`` without ``axis``), class weights ``w``
+    (default 1), smoothing ``eps`` and ``C`` classes, the loss of row ``i`` is
+
+    .. math::
+
+        \ell_i = (1 - \varepsilon)\, w_{y_i} \big(-\log p_{i, y_i}\big)
+                 + \frac{\varepsilon}{C} \sum_{c} w_c \big(-\log p_{i, c}\big),
+        \qquad \log p_i = \operatorname{log\_softmax}(z_i),
+
+    and 0 for rows whose label equals ``ignore_index``. ``reduction="mean"`` divides the sum by
+    :math:`\sum_{i \text{ not ignored}} w_{y_i}` (the number of non-ignored rows when unweighted), so it
+    is NaN when every row is ignored; ``"sum"`` returns the sum, ``"none"`` the per-row losses.
+
+    With probability targets ``t`` (a float array of the logits' shape), smoothing first replaces ``t``
+    by ``(1 - eps) t + eps / C``, then :math:`\ell_i = -\sum_c w_c t_{i,c} \log p_{i,c}` and ``"mean"``
+    divides by the number of rows (not by the weights). Both match ``torch.nn.functional.cross_entropy``.
+
+    Integer labels cost one ``logsumexp`` per row: :math:`-\log p_{y} = \operatorname{logsumexp}(z) - z_y`.
+
+    Parameters
+    ----------
+    logits : array_like
+        Unnormalised scores; ``axis`` is the class axis.
+    target : array_like
+        Integer class labels, or float probabilities of the logits' shape.
+    axis : int, default -1
+        The class axis of ``logits``.
+    weight : array_like of shape (n_classes,), optional
+        Per-class weights.
+    ignore_index : int, optional
+        Label value whose rows contribute nothing (integer targets only).
+    label_smoothing : float in [0, 1], default 0
+        Mix the target with the uniform distribution.
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    float or ndarray
+        A scalar of the logits' float dtype, or per-row losses for ``reduction="none"``.
+
+    See Also
+    --------
+    cross_entropy_and_grad : the loss and its gradient in one pass.
+    cross_entropy_from_probs : the same from probabilities (less stable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import cross_entropy
+    >>> logits = np.array([[1.6, 3.1, 0.5], [1000.0, 0.0, 0.0]])
+    >>> cross_entropy(logits, np.array([1, 0]), reduction="none").round(6)
+    array([0.260305, 0.      ])
+    >>> round(float(cross_entropy(logits, np.array([1, 0]), label_smoothing=0.1)), 6)
+    33.531849
+    """
+    fname = "cross_entropy"
+    z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
+    zl = np.moveaxis(z, ax, -1)
+    if tgt.labels is not None and not label_smoothing and zl.size:
+        fast = _fast.cross_entropy_rows(zl, tgt.labels, tgt.active)
+        if fast is not None:
+            w_y = np.ones(tgt.labels.shape, z.dtype) if w is None else w[tgt.labels]
+            w_y = np.where(tgt.active, w_y, 0).astype(z.dtype)
+            loss = (fast * w_y).astype(z.dtype)
+            return _cast_loss(_reduce(loss, w_y.sum(dtype=z.dtype), reduction), result_dtype)
+    logp = log_softmax(zl, axis=-1)
+    loss, denom = _loss_from_log_probs(logp, tgt, w, label_smoothing, reduction)
+    return _cast_loss(_reduce(loss, denom, reduction), result_dtype)
+
+
+def cross_entropy_and_grad(
+    logits,
+    target,
+    *,
+    axis: int = -1,
+    weight=None,
+    ignore_index=None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+):
+    r""":func:`cross_entropy` and its gradient with respect to the logits, in one fused pass.
+
+    The gradient never forms a Jacobian. For integer labels,
+
+    .. math::
+
+        \frac{\partial \ell_i}{\partial z_{i,j}} = (1-\varepsilon) w_{y_i} (p_{i,j} - [j = y_i])
+            + \frac{\varepsilon}{C}\Big(p_{i,j} \sum_c w_c - w_j\Big),
+
+    which is the familiar ``probs - onehot`` without weights or smoothing. For probability targets
+    :math:`\partial \ell_i / \partial z_{i,j} = p_{i,j} \sum_c w_c t_{i,c} - w_j t_{i,j}`. The per-row
+    gradients are then scaled as the reduction is: divided by the same denominator for ``"mean"``;
+    for ``"none"`` the gradient returned is that of ``loss.sum()``.
+
+    Returns
+    -------
+    loss : float or ndarray
+        Exactly what :func:`cross_entropy` returns.
+    grad : ndarray
+        ``d loss / d logits``, of the logits' shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import cross_entropy_and_grad
+    >>> loss, grad = cross_entropy_and_grad(np.array([[1.6, 3.1, 0.5]]), np.array([1]))
+    >>> round(float(loss), 6), grad.round(6)
+    (0.260305, array([[ 0.171982, -0.22923 ,  0.057248]]))
+    """
+    fname = "cross_entropy_and_grad"
+    z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
+    zl = np.moveaxis(z, ax, -1)
+    dtype = z.dtype
+    n_classes = zl.shape[-1]
+    if tgt.labels is not None and w is None and not label_smoothing and zl.size:
+        fast = _fast.cross_entropy_grad_rows(zl, tgt.labels, tgt.active)
+        if fast is not None:
+            loss, grad = fast
+            denom = dtype.type(tgt.active.sum())
+            if reduction == "mean":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    grad *= dtype.type(1) / denom
+            out = _reduce(loss.astype(dtype), denom, reduction)
+            return _cast_loss(out, result_dtype), np.moveaxis(grad, -1, ax).astype(result_dtype, copy=False)
+    logp = log_softmax(zl, axis=-1)
+    loss, denom = _loss_from_log_probs(logp, tgt, w, label_smoothing, reduction)
+    p = np.exp(logp)
+    eps = dtype.type(label_smoothing)
+    if tgt.labels is not None:
+        w_y = np.ones(tgt.labels.shape, dtype) if w is None else w[tgt.labels]
+        w_y = np.where(tgt.active, w_y, 0).astype(dtype)
+        grad = p * ((1 - eps) * w_y)[..., None]
+        idx = tgt.labels[..., None]
+        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, -1) - ((1 - eps) * w_y)[..., None], -1)
+        if label_smoothing:
+            w_sum = dtype.type(n_classes) if w is None else w.sum(dtype=dtype)
+            w_vec = np.ones(n_classes, dtype) if w is None else w
+            smooth = (eps / n_classes) * (p * w_sum - w_vec)
+            grad += np.where(tgt.active[..., None], smooth, 0).astype(dtype)
+    else:
+        tw = tgt.probs if w is None else tgt.probs * w
+        grad = p * tw.sum(axis=-1, keepdims=True) - tw
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad = grad * (dtype.type(1) / denom)
+    out = _reduce(loss, denom, reduction)
+    return _cast_loss(out, result_dtype), np.moveaxis(grad.astype(dtype), -1, ax).astype(result_dtype, copy=False)
+
+
+def cross_entropy_from_probs(
+    probs,
+    target,
+    *,
+    axis: int = -1,
+    weight=None,
+    ignore_index=None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+):
+    r"""The textbook cross-entropy :math:`E = -\sum_i d_i \log y_i` from probabilities ``y``.
+
+    Same target forms, options and reductions as :func:`cross_entropy`, with ``log p = log(probs)``.
+    Prefer :func:`cross_entropy` on logits when you have them: a probability that rounded to 0 gives
+    an infinite loss here, where the logits still hold the exact answer. Probabilities are not
+    clipped: an impossible event (``y = 0`` with ``d > 0``) honestly costs ``inf``.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1] (no NaN), rows along ``axis`` summing to 1.
+    target : array_like
+        Integer labels, or float target probabilities ``d`` of the same shape as ``probs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import cross_entropy_from_probs
+    >>> y = np.array([0.17198205, 0.77077009, 0.05724785])
+    >>> round(float(cross_entropy_from_probs(y, np.array(1))), 6)
+    0.260305
+    >>> float(cross_entropy_from_probs(np.array([[1.0, 0.0]]), np.array([1])))
+    inf
+    """
+    fname = "cross_entropy_from_probs"
+    p, ax, w, tgt, result_dtype = _prepare(
+        probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="probs"
+    )
+    check_finite(p, fname, "probs")
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(f"{fname}: probs must lie in [0, 1]; got values in [{p.min():g}, {p.max():g}]")
+    with np.errstate(divide="ignore"):
+        logp = np.log(np.moveaxis(p, ax, -1))
+    loss, denom = _loss_from_log_probs(logp, tgt, w, label_smoothing, reduction)
+    return _cast_loss(_reduce(loss, denom, reduction), result_dtype)
+
+
+def _bce_prepare(logits, target, weight, pos_weight, reduction, fname):
+    z, result_dtype = as_float_array(logits, fname, "logits")
+    check_choice(reduction, "reduction", _REDUCTIONS, fname)
+    t = to_numpy(target)
+    if t.dtype.kind not in "fiub":
+        raise TypeError(f"{fname}: target must be numeric (0/1 or probabilities), got dtype {t.dtype}")
+    if t.shape != z.shape:
+        raise ValueError(f"{fname}: target must have the logits' shape {z.shape}, got {t.shape}")
+    t = check_finite(t.astype(z.dtype), fname, "target")
+    extras = []
+    for name, arr in (("weight", weight), ("pos_weight", pos_weight)):
+        if arr is None:
+            extras.append(None)
+            continue
+        a = to_numpy(arr)
+        if a.dtype.kind not in "fiu":
+            raise TypeError(f"{fname}: {name} must be a numeric array, got dtype {a.dtype}")
+        try:
+            np.broadcast_shapes(a.shape, z.shape)
+            if np.broadcast_shapes(a.shape, z.shape) != z.shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{fname}: {name} of shape {a.shape} cannot be broadcast to the logits' shape {z.shape}") from None
+        extras.append(check_finite(a.astype(z.dtype), fname, name))
+    return z, t, extras[0], extras[1], result_dtype
+
+
+def _softplus(x):
+    """``log(1 + exp(x))`` without overflow."""
+    return -log_sigmoid(-x)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
+    r"""Binary cross-entropy of ``sigmoid(logits)`` against ``target``, for multi-label classification.
+
+    Each entry is an independent yes/no decision (classes are not exclusive):
+
+    .. math::
+
+        \ell = -w \big[\, p_w\, t \log \sigma(z) + (1 - t) \log(1 - \sigma(z)) \big]
+             = w \big[\, p_w\, t \operatorname{softplus}(-z) + (1 - t) \operatorname{softplus}(z) \big],
+
+    with ``weight`` ``w`` broadcast to the logits and ``pos_weight`` ``p_w`` (the weight of positive
+    examples, usually one per class on the last axis). Matches
+    ``torch.nn.functional.binary_cross_entropy_with_logits``; ``"mean"`` averages over every element.
+    Terms with a zero coefficient contribute exactly 0, so ``z = +inf, t = 1`` costs 0 (not NaN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import binary_cross_entropy_with_logits
+    >>> z = np.array([[3.0, -2.0, 0.0]])
+    >>> t = np.array([[1.0, 0.0, 1.0]])
+    >>> binary_cross_entropy_with_logits(z, t, reduction="none").round(6)
+    array([[0.04858 , 0.126928, 0.693147]])
+    """
+    return binary_cross_entropy_with_logits_and_grad(
+        logits, target, weight=weight, pos_weight=pos_weight, reduction=reduction, _need_grad=False
+    )
+
+
+def binary_cross_entropy_with_logits_and_grad(
+    logits, target, *, weight=None, pos_weight=None, reduction="mean", _need_grad=True
+):
+    r""":func:`binary_cross_entropy_with_logits` and its gradient with respect to the logits.
+
+    .. math::
+
+        \frac{\partial \ell}{\partial z} = w\big[(1 + (p_w - 1)t)\,\sigma(z) - p_w t\big]
+
+    which is ``sigmoid(z) - t`` without weights; divided by the number of elements for ``"mean"``, and
+    for ``"none"`` the gradient of ``loss.sum()``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import binary_cross_entropy_with_logits_and_grad
+    >>> loss, grad = binary_cross_entropy_with_logits_and_grad(np.array([0.0]), np.array([1.0]))
+    >>> round(float(loss), 6), grad
+    (0.693147, array([-0.5]))
+    """
+    fname = "binary_cross_entropy_with_logits"
+    z, t, w, pw, result_dtype = _bce_prepare(logits, target, weight, pos_weight, reduction, fname)
+    pos_coef = t if pw is None else pw * t
+    neg_coef = 1 - t
+    with np.errstate(invalid="ignore"):
+        loss = np.where(pos_coef == 0, 0, pos_coef * _softplus(-z)) + np.where(neg_coef == 0, 0, neg_coef * _softplus(z))
+    if w is not None:
+        loss = loss * w
+    loss = loss.astype(z.dtype)
+    n = z.dtype.type(loss.size)
+    out = _cast_loss(_reduce(loss, n, reduction), result_dtype)
+    if not _need_grad:
+        return out
+    sig = np.exp(log_sigmoid(z))
+    grad = (pos_coef + neg_coef) * sig - pos_coef
+    if w is not None:
+        grad = grad * w
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad = grad * (z.dtype.type(1) / n)
+    return out, grad.astype(z.dtype).astype(result_dtype, copy=False)
