@@ -72,13 +72,13 @@ def as_float_array(x, fname: str, argname: str = "x"):
     raise TypeError(f"{fname}: {argname} must be a numeric array, got dtype {arr.dtype}")
 
 
-def normalize_axis(axis, ndim: int, fname: str) -> int:
+def normalize_axis(axis, ndim: int, fname: str, argname: str = "x") -> int:
     """Return ``axis`` as a non-negative int, raising a clear error when out of bounds."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral, np.integer)):
         raise TypeError(f"{fname}: axis must be an integer, got {axis!r}")
     axis = int(axis)
     if ndim == 0:
-        raise ValueError(f"{fname}: x must have at least one dimension (the class axis), got a scalar")
+        raise ValueError(f"{fname}: {argname} must have at least one dimension (the class axis), got a scalar")
     if not -ndim <= axis < ndim:
         raise ValueError(f"{fname}: axis {axis} is out of bounds for array of dimension {ndim}")
     return axis % ndim

@@ -51,8 +51,8 @@ def _finite_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value:
-        raise argparse.ArgumentTypeError(f"NaN is not a logit: {text!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"logits must be finite numbers, got {text!r}")
     return value
 
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_softmax)
 
     p = sub.add_parser("demo", help="show the kernels and train a model on the embedded digits")
+    p.add_argument("--out", default="runs/demo", help="directory for the model and plots (default runs/demo)")
     p.set_defaults(func=_cmd_demo)
 
     for register in _extra_commands():
@@ -80,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Sub-command registrars from other modules (network, calibration, data)."""
-    return []
+    from . import cli_calibrate, cli_data, cli_model, cli_multilabel
+
+    return [cli_model.register, cli_calibrate.register, cli_multilabel.register, cli_data.register]
 
 
 def main(argv=None) -> int:
@@ -94,3 +97,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"softmaxkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 141

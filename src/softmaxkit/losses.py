@@ -103,7 +103,7 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
         picked = np.take_along_axis(logp, tgt.labels[..., None], axis=-1)[..., 0]
         w_y = np.ones(tgt.labels.shape, dtype) if weight is None else weight[tgt.labels]
         w_y = np.where(tgt.active, w_y, 0).astype(dtype)
-        loss = np.where(tgt.active, -w_y * picked, 0).astype(dtype)
+        loss = np.where(tgt.active, 0.0 - w_y * picked, 0).astype(dtype)  # 0.0 - x: a sure hit costs +0, not -0
         if label_smoothing:
             eps = dtype.type(label_smoothing)
             smooth = -(logp.sum(axis=-1) if weight is None else logp @ weight)
@@ -114,7 +114,7 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
         tw = tgt.probs if weight is None else tgt.probs * weight
         with np.errstate(invalid="ignore"):
             terms = np.where(tw == 0, 0, tw * logp)  # 0 * log 0 = 0
-        loss = -terms.sum(axis=-1).astype(dtype)
+        loss = (0.0 - terms.sum(axis=-1)).astype(dtype)
         denom = dtype.type(loss.size)
     return loss, denom
 
@@ -125,8 +125,25 @@ def _reduce(loss, denom, reduction):
     total = loss.sum(dtype=loss.dtype)
     if reduction == "sum":
         return total
-    with np.errstate(invalid="ignore", divide="ignore"):
+    if denom == 0:  # nothing to average (every row ignored or of zero weight): NaN, as in PyTorch
+        return loss.dtype.type(np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):
         return loss.dtype.type(total / denom)
+
+
+def _mean_grad(grad, denom, active):
+    """Scale per-row gradients (class axis last) for ``reduction="mean"``, as PyTorch does.
+
+    Rows are divided by the mean's denominator; ignored rows (``active`` False) keep an exact 0 gradient,
+    also when every row is ignored. A zero denominator makes the loss ``0/0``, and the other rows NaN.
+    """
+    if denom == 0:
+        grad = np.full_like(grad, np.nan)
+    else:
+        grad = grad / denom
+    if active is None:
+        return grad
+    return np.where(active[..., None], grad, 0).astype(grad.dtype, copy=False)
 
 
 def _cast_loss(loss, result_dtype):
@@ -137,7 +154,7 @@ def _cast_loss(loss, result_dtype):
 
 def _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="logits"):
     z, result_dtype = as_float_array(logits, fname, argname)
-    ax = normalize_axis(axis, z.ndim, fname)
+    ax = normalize_axis(axis, z.ndim, fname, argname)
     n_classes = z.shape[ax]
     w = _check_options(weight, label_smoothing, reduction, n_classes, z.dtype, fname)
     tgt = _check_target(target, z.shape, ax, n_classes, ignore_index, label_smoothing, z.dtype, fname)
@@ -207,7 +224,7 @@ def cross_entropy(
     >>> from softmaxkit import cross_entropy
     >>> logits = np.array([[1.6, 3.1, 0.5], [1000.0, 0.0, 0.0]])
     >>> cross_entropy(logits, np.array([1, 0]), reduction="none").round(6)
-    array([0.260305, 0.      ])
+    array([0.260365, 0.      ])
     >>> round(float(cross_entropy(logits, np.array([1, 0]), label_smoothing=0.1)), 6)
     33.531849
     """
@@ -248,7 +265,8 @@ def cross_entropy_and_grad(
     which is the familiar ``probs - onehot`` without weights or smoothing. For probability targets
     :math:`\partial \ell_i / \partial z_{i,j} = p_{i,j} \sum_c w_c t_{i,c} - w_j t_{i,j}`. The per-row
     gradients are then scaled as the reduction is: divided by the same denominator for ``"mean"``;
-    for ``"none"`` the gradient returned is that of ``loss.sum()``.
+    for ``"none"`` the gradient returned is that of ``loss.sum()``. Ignored rows get a zero gradient, also
+    when every row is ignored and the mean is NaN (as in PyTorch).
 
     Returns
     -------
@@ -263,7 +281,7 @@ def cross_entropy_and_grad(
     >>> from softmaxkit import cross_entropy_and_grad
     >>> loss, grad = cross_entropy_and_grad(np.array([[1.6, 3.1, 0.5]]), np.array([1]))
     >>> round(float(loss), 6), grad.round(6)
-    (0.260305, array([[ 0.171982, -0.22923 ,  0.057248]]))
+    (0.260365, array([[ 0.171982, -0.22923 ,  0.057248]]))
     """
     fname = "cross_entropy_and_grad"
     z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
@@ -275,9 +293,8 @@ def cross_entropy_and_grad(
         if fast is not None:
             loss, grad = fast
             denom = dtype.type(tgt.active.sum())
-            if reduction == "mean":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    grad *= dtype.type(1) / denom
+            if reduction == "mean":  # ignored rows are exactly 0 already; divide in place
+                grad = _mean_grad(grad, denom, tgt.active) if denom == 0 else np.divide(grad, denom, out=grad)
             out = _reduce(loss.astype(dtype), denom, reduction)
             return _cast_loss(out, result_dtype), np.moveaxis(grad, -1, ax).astype(result_dtype, copy=False)
     logp = log_softmax(zl, axis=-1)
@@ -299,8 +316,7 @@ def cross_entropy_and_grad(
         tw = tgt.probs if w is None else tgt.probs * w
         grad = p * tw.sum(axis=-1, keepdims=True) - tw
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            grad = grad * (dtype.type(1) / denom)
+        grad = _mean_grad(grad, denom, tgt.active)
     out = _reduce(loss, denom, reduction)
     return _cast_loss(out, result_dtype), np.moveaxis(grad.astype(dtype), -1, ax).astype(result_dtype, copy=False)
 
@@ -335,7 +351,7 @@ def cross_entropy_from_probs(
     >>> from softmaxkit import cross_entropy_from_probs
     >>> y = np.array([0.17198205, 0.77077009, 0.05724785])
     >>> round(float(cross_entropy_from_probs(y, np.array(1))), 6)
-    0.260305
+    0.260365
     >>> float(cross_entropy_from_probs(np.array([[1.0, 0.0]]), np.array([1])))
     inf
     """
@@ -406,7 +422,7 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     >>> z = np.array([[3.0, -2.0, 0.0]])
     >>> t = np.array([[1.0, 0.0, 1.0]])
     >>> binary_cross_entropy_with_logits(z, t, reduction="none").round(6)
-    array([[0.04858 , 0.126928, 0.693147]])
+    array([[0.048587, 0.126928, 0.693147]])
     """
     return binary_cross_entropy_with_logits_and_grad(
         logits, target, weight=weight, pos_weight=pos_weight, reduction=reduction, _need_grad=False

@@ -1,0 +1,128 @@
+"""Time per training epoch: softmaxkit's NumPy network against PyTorch CPU, side by side.
+
+Same architecture, batch size, optimizer (SGD, momentum 0.9), thread count and data for both; the two
+are interleaved (ours, torch, ours, torch, ...) and the median epoch time is reported. Uses MNIST when
+it is available (``softmaxkit data fetch mnist``), random MNIST-shaped data otherwise (timing does not
+depend on the pixel values).
+
+    python benchmarks/bench_train.py                 # MLP 784-256-128-10 and the CNN
+    python benchmarks/bench_train.py --cnn-steps 100 # CNN: time 100 steps, scaled to an epoch
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+
+def mnist_or_random(n: int, rng):
+    try:
+        from softmaxkit import datasets
+
+        data = datasets.load("mnist")
+        return data.x_train[:n], data.y_train[:n], "MNIST"
+    except Exception:
+        x = rng.random((n, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, n)
+        return x, y, "random MNIST-shaped data"
+
+
+def ours_epoch(kind, x, y, batch_size, steps, rng):
+    from softmaxkit import cross_entropy_and_grad
+    from softmaxkit.nn import architectures, optim
+
+    build = architectures.mlp if kind == "mlp" else architectures.cnn
+    model = build((1, 28, 28), 10, rng=np.random.default_rng(0))
+    opt = optim.SGD(0.05, momentum=0.9)
+    order = rng.permutation(len(y))
+    start = time.perf_counter()
+    for s in range(steps):
+        idx = order[s * batch_size : (s + 1) * batch_size]
+        logits = model.forward(x[idx], training=True)
+        _, grad = cross_entropy_and_grad(logits, y[idx])
+        model.backward(grad)
+        opt.step(model)
+    return time.perf_counter() - start
+
+
+def torch_model(kind):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+
+
+def torch_epoch(kind, x, y, batch_size, steps, rng):
+    import torch
+
+    model = torch_model(kind)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    order = torch.from_numpy(rng.permutation(len(y)))
+    start = time.perf_counter()
+    for s in range(steps):
+        idx = order[s * batch_size : (s + 1) * batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3, help="epochs timed per method (median reported)")
+    parser.add_argument("--cnn-steps", type=int, default=120, help="CNN steps timed, scaled to a full epoch")
+    parser.add_argument("--skip-cnn", action="store_true")
+    args = parser.parse_args(argv)
+
+    threads = len(os.sched_getaffinity(0))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    x, y, source = mnist_or_random(60000, rng)
+    steps_per_epoch = -(-len(y) // args.batch_size)
+    print(f"# bench_train: {platform.processor() or platform.machine()}, {threads} threads, batch {args.batch_size}, {source}")
+    print(f"# torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
+    print()
+    print("| model | softmaxkit s/epoch | PyTorch s/epoch | speed-up vs PyTorch |")
+    print("|---|---|---|---|")
+    kinds = ["mlp"] + ([] if args.skip_cnn else ["cnn"])
+    for kind in kinds:
+        steps = steps_per_epoch if kind == "mlp" else min(args.cnn_steps, steps_per_epoch)
+        scale = steps_per_epoch / steps
+        ours_epoch(kind, x, y, args.batch_size, 3, rng)  # warm-up
+        if torch is not None:
+            torch_epoch(kind, x, y, args.batch_size, 3, rng)
+        ours, theirs = [], []
+        for _ in range(args.repeats):
+            ours.append(ours_epoch(kind, x, y, args.batch_size, steps, rng) * scale)
+            if torch is not None:
+                theirs.append(torch_epoch(kind, x, y, args.batch_size, steps, rng) * scale)
+        mo = statistics.median(ours)
+        mt = statistics.median(theirs) if theirs else float("nan")
+        label = "MLP 784-256-128-10" if kind == "mlp" else f"CNN 32c3-pool-64c3-pool-128-10 ({steps} steps scaled)"
+        print(f"| {label} | {mo:.2f} | {mt:.2f} | {mt / mo:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

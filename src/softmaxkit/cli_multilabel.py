@@ -1,0 +1,122 @@
+"""CLI command ``multilabel``: a sigmoid head against a softmax head on images holding two digits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .cli import CLIError
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    """Add the ``multilabel`` sub-command to an argparse sub-parser collection."""
+    p = sub.add_parser(
+        "multilabel",
+        help="compare a sigmoid head (multi-label) with a softmax head on two-digit images",
+        description=(
+            "Put two digits side by side (or one beside a blank half), train the same MLP twice (independent "
+            "sigmoid outputs with binary cross-entropy, and a softmax with soft targets) and compare them on "
+            "pairs built from the test split. A class counts as predicted when its probability exceeds the "
+            "threshold; a softmax can never give two classes more than 0.5."
+        ),
+    )
+    p.add_argument("--data", default="digits",
+                   help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)")
+    p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="training epochs per head (default 10)")
+    p.add_argument("--n-train", type=_positive_int, default=20000, help="training pair images (default 20000)")
+    p.add_argument("--n-test", type=_positive_int, default=4000, help="test pair images (default 4000)")
+    p.add_argument("--hidden", default="256,128", help="MLP hidden sizes, comma-separated (default 256,128)")
+    p.add_argument("--threshold", type=_probability, default=0.5, help="yes/no threshold (default 0.5)")
+    p.add_argument("--p-single", type=float, default=0.2,
+                   help="share of images with one digit and a blank half (default 0.2)")
+    p.add_argument("--examples", type=_non_negative_int, default=4, help="example predictions to show (default 4)")
+    p.add_argument("--plot", default=None, metavar="PNG", help="also save example images and probabilities here")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_multilabel)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _probability(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text!r}")
+    return value
+
+
+def _cmd_multilabel(args) -> int:
+    import numpy as np
+
+    from . import datasets
+    from .multilabel import compare_heads, format_comparison, format_examples, plot_multilabel_examples
+
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    except ValueError:
+        raise CLIError(f"--hidden must be comma-separated whole numbers, got {args.hidden!r}") from None
+    if not hidden or min(hidden) < 1:
+        raise CLIError(f"--hidden needs at least one positive layer size, got {args.hidden!r}")
+    if not 0.0 <= args.p_single <= 1.0:
+        raise CLIError(f"--p-single must be in [0, 1], got {args.p_single}")
+    try:
+        data = datasets.load(args.data, root=args.root)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
+        raise CLIError(f"cannot load data {args.data!r}: {exc}") from None
+    try:
+        result = compare_heads(
+            data, rng=np.random.default_rng(args.seed), n_train=args.n_train, n_test=args.n_test,
+            epochs=args.epochs, hidden=hidden, threshold=args.threshold, p_single=args.p_single,
+        )
+    except (ValueError, FloatingPointError) as exc:
+        raise CLIError(str(exc)) from None
+    plot_path = None
+    if args.plot:
+        from .plot import save_figure
+
+        axes = plot_multilabel_examples(
+            result.x_test, result.Y_test, result.p_sigmoid, result.p_softmax, result.class_names,
+            n=max(args.examples, 1), threshold=result.threshold,
+        )
+        plot_path = str(save_figure(axes, args.plot))
+    if args.json:
+        out = {"data": args.data, "seed": args.seed, **result.to_dict()}
+        out["examples"] = format_examples(result, n=args.examples).splitlines()
+        if plot_path:
+            out["plot"] = plot_path
+        print(json.dumps(out))
+        return 0
+    print(f"multi-label {args.data}: two images side by side; a class is 'yes' when p > {result.threshold:g}")
+    print(format_comparison(result))
+    if args.examples:
+        print("examples (probability of each true class -> predicted set):")
+        print(format_examples(result, n=args.examples))
+    if plot_path:
+        print(f"examples plot saved to {plot_path}")
+    return 0

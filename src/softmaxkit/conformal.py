@@ -1,0 +1,284 @@
+r"""Split conformal prediction: sets of classes that contain the true class with a chosen probability.
+
+Given a classifier's probabilities on a held-out calibration set, :class:`SplitConformal` finds a
+threshold on a non-conformity score such that, for a new test point exchangeable with the
+calibration points,
+
+.. math::
+
+    1 - \alpha \;\le\; \Pr\big(y_{\text{test}} \in C(x_{\text{test}})\big)
+    \;\le\; 1 - \alpha + \frac{1}{n + 1},
+
+the upper bound holding when the scores have no ties. The guarantee is *marginal* (on average over
+test points, not for each one), needs no assumption on the model, and is lost if the model was
+trained on the calibration data or the test distribution shifts.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+from ._validation import check_choice, to_numpy
+from .calibration import NotFittedError
+from .metrics import _check_label_vector, _check_scores
+
+__all__ = ["SplitConformal", "coverage", "average_set_size"]
+
+_SCORES = ("lac", "aps")
+
+
+def _conformal_rank(n: int, alpha: float) -> int:
+    r"""``ceil((n + 1) (1 - alpha))`` computed exactly.
+
+    ``alpha`` is read as the decimal it prints as (``0.1`` is 1/10, not the nearest double), so
+    e.g. ``n = 19, alpha = 0.7`` gives 6, where floating point gives ``ceil(6.000000000000001) = 7``.
+    """
+    a = Fraction(repr(float(alpha)))
+    return math.ceil((n + 1) * (1 - a))
+
+
+def _check_alpha(alpha, fname):
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"{fname}: alpha must be a real number, got {alpha!r}")
+    if not 0.0 < float(alpha) < 1.0:
+        raise ValueError(f"{fname}: alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return float(alpha)
+
+
+class SplitConformal:
+    r"""Split conformal prediction sets for a probabilistic classifier.
+
+    Scores (larger means "less like the true class"), for probabilities :math:`p` and a candidate
+    class :math:`y`:
+
+    - ``"lac"`` (least ambiguous set-valued classifier, Sadinle et al. 2019):
+      :math:`s(x, y) = 1 - p_y`. Sets are :math:`\{y : p_y \ge 1 - \hat q\}`, the smallest sets on
+      average; they may be empty for an uncertain input and tend to under-cover hard classes.
+    - ``"aps"`` (adaptive prediction sets, Romano et al. 2020): with the classes sorted by
+      decreasing probability (ties by lower index), :math:`s(x, y) = \sum_{j \text{ ranked at or
+      above } y} p_j`, the mass of the classes ranked at or above :math:`y`. Sets are the top
+      classes whose cumulative mass is at most :math:`\hat q`, so they grow with the model's
+      uncertainty. With ``randomized=True`` the score is
+      :math:`\sum_{j \text{ ranked above } y} p_j + U p_y` with :math:`U \sim \mathrm{Uniform}(0, 1)`
+      drawn once per sample: the score is then continuous and coverage is :math:`1 - \alpha` up to
+      :math:`1/(n+1)`; the deterministic version can over-cover, mainly when one class takes most of
+      the mass, and both can return an empty set when the top class alone exceeds :math:`\hat q`.
+
+    Fitting sorts the ``n`` calibration scores :math:`s_{(1)} \le \dots \le s_{(n)}` of the true
+    labels and sets
+
+    .. math::
+
+        \hat q = s_{(k)}, \qquad k = \lceil (n + 1)(1 - \alpha) \rceil,
+
+    the finite-sample-corrected empirical quantile at level :math:`k / n` (what
+    ``np.quantile(scores, k / n, method="inverted_cdf")`` returns; ``method="higher"``, often seen,
+    picks :math:`s_{(k+1)}`, valid but more conservative). The prediction set of a test input is
+    :math:`C(x) = \{y : s(x, y) \le \hat q\}`, so it contains the true class exactly when the true
+    class's score is at most :math:`\hat q`; by exchangeability that happens with probability at
+    least :math:`k/(n+1) \ge 1 - \alpha` (exactly :math:`k/(n+1)` when scores have no ties). If :math:`k > n` (``alpha < 1/(n+1)``: too few calibration
+    points for the requested confidence), :math:`\hat q = \infty` and every set holds all classes.
+
+    Parameters
+    ----------
+    score : {"lac", "aps"}, default "lac"
+    randomized : bool, default False
+        Randomise the APS score (``score="aps"`` only).
+    random_state : None, int or numpy.random.Generator, optional
+        Source of the uniform draws of randomised APS: a ``Generator`` is used as given (and
+        advanced), an int seeds a new one at ``fit`` so that a fit followed by the same
+        ``predict_sets`` calls is reproducible.
+
+    Attributes
+    ----------
+    qhat_ : float
+        The score threshold :math:`\hat q` (``inf`` when ``alpha`` is too small for ``n_calib_``).
+    threshold_ : float
+        Alias of ``qhat_``.
+    alpha_ : float
+    n_calib_ : int
+    n_classes_ : int
+    quantile_level_ : float
+        :math:`k / n`; above 1 exactly when ``qhat_`` is infinite.
+    rng_ : numpy.random.Generator or None
+        The generator of the randomised score (None otherwise).
+
+    References
+    ----------
+    .. [1] A. N. Angelopoulos, S. Bates, "A gentle introduction to conformal prediction and
+       distribution-free uncertainty quantification", 2021.
+    .. [2] M. Sadinle, J. Lei, L. Wasserman, "Least ambiguous set-valued classifiers with bounded
+       error levels", JASA 2019.
+    .. [3] Y. Romano, M. Sesia, E. Candès, "Classification with valid and adaptive coverage",
+       NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit.conformal import SplitConformal, coverage, average_set_size
+    >>> probs_cal = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
+    >>> cp = SplitConformal("lac").fit(probs_cal, np.array([0, 1, 1, 2]), alpha=0.2)
+    >>> round(cp.qhat_, 6)   # k = ceil(5 * 0.8) = 4: the largest of the scores 0.3, 0.4, 0.6, 0.4
+    0.6
+    >>> sets = cp.predict_sets(np.array([[0.8, 0.15, 0.05], [0.5, 0.42, 0.08]]))  # keeps p >= 0.4
+    >>> sets
+    array([[ True, False, False],
+           [ True,  True, False]])
+    >>> coverage(sets, np.array([0, 1])), average_set_size(sets)
+    (1.0, 1.5)
+    """
+
+    def __init__(self, score: str = "lac", *, randomized: bool = False, random_state=None):
+        self.score = score
+        self.randomized = randomized
+        self.random_state = random_state
+
+    def __repr__(self):
+        return f"SplitConformal(score={self.score!r}, randomized={self.randomized!r}, random_state={self.random_state!r})"
+
+    def _validate_params(self, fname):
+        check_choice(self.score, "score", _SCORES, fname)
+        if not isinstance(self.randomized, (bool, np.bool_)):
+            raise TypeError(f"{fname}: randomized must be True or False, got {self.randomized!r}")
+        if self.randomized and self.score != "aps":
+            raise ValueError(f"{fname}: randomized=True applies to score='aps' only, got score={self.score!r}")
+
+    def _scores(self, p):
+        """Score of every candidate class, shape (n, k), in the original class order."""
+        if self.score == "lac":
+            return 1.0 - p
+        n, k = p.shape
+        order = np.argsort(-p, axis=1, kind="stable")  # decreasing, ties by lower index
+        p_sorted = np.take_along_axis(p, order, axis=1)
+        cum = np.cumsum(p_sorted, axis=1)  # mass at or above each rank
+        if self.randomized:
+            u = self.rng_.random((n, 1))
+            cum = (cum - p_sorted) + u * p_sorted
+        scores = np.empty_like(p)
+        np.put_along_axis(scores, order, cum, axis=1)
+        return scores
+
+    def fit(self, probs, labels, *, alpha: float = 0.1):
+        """Compute ``qhat_`` from calibration probabilities and their true labels.
+
+        Parameters
+        ----------
+        probs : array_like of shape (n_calib, n_classes)
+            Probabilities in [0, 1] from a model that was not trained on these samples.
+        labels : array_like of int, shape (n_calib,)
+        alpha : float in (0, 1), default 0.1
+            Target miscoverage: sets contain the true class with probability >= 1 - alpha.
+
+        Returns
+        -------
+        self
+        """
+        fname = "SplitConformal.fit"
+        self._validate_params(fname)
+        alpha = _check_alpha(alpha, fname)
+        p = _check_scores(probs, fname, "probs", probabilities=True)
+        y = _check_label_vector(labels, p.shape[0], p.shape[1], fname, "labels")
+        if self.randomized:
+            try:
+                self.rng_ = np.random.default_rng(self.random_state)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{fname}: random_state must be None, an int or a numpy.random.Generator, "
+                    f"got {self.random_state!r}"
+                ) from None
+        else:
+            self.rng_ = None
+        n = p.shape[0]
+        true_scores = self._scores(p)[np.arange(n), y]
+        k = _conformal_rank(n, alpha)
+        self.qhat_ = float(np.partition(true_scores, k - 1)[k - 1]) if k <= n else math.inf
+        self.alpha_ = alpha
+        self.n_calib_ = n
+        self.n_classes_ = p.shape[1]
+        self.quantile_level_ = k / n
+        return self
+
+    @property
+    def threshold_(self) -> float:
+        """Alias of ``qhat_``."""
+        self._check_fitted("SplitConformal.threshold_")
+        return self.qhat_
+
+    def _check_fitted(self, fname):
+        if not hasattr(self, "qhat_"):
+            raise NotFittedError(f"{fname}: this SplitConformal is not fitted yet; call fit(probs, labels) first")
+
+    def predict_sets(self, probs) -> np.ndarray:
+        """Prediction sets as a boolean mask: ``sets[i, j]`` is True when class ``j`` is in the set of sample ``i``.
+
+        Parameters
+        ----------
+        probs : array_like of shape (n_samples, n_classes)
+            Probabilities from the same model as at ``fit``.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_samples, n_classes)
+            Sets can be empty (see the class notes); all True when ``qhat_`` is infinite.
+        """
+        fname = "SplitConformal.predict_sets"
+        self._check_fitted(fname)
+        p = _check_scores(probs, fname, "probs", probabilities=True)
+        if p.shape[1] != self.n_classes_:
+            raise ValueError(
+                f"{fname}: probs have {p.shape[1]} classes, but the predictor was fitted on {self.n_classes_}"
+            )
+        return self._scores(p) <= self.qhat_
+
+
+def _check_sets(sets, fname):
+    s = to_numpy(sets)
+    if s.dtype != np.bool_:
+        raise TypeError(f"{fname}: sets must be a boolean mask, got dtype {s.dtype}")
+    if s.ndim != 2 or s.shape[0] == 0:
+        raise ValueError(f"{fname}: sets must be 2-D of shape (n_samples, n_classes) with n_samples >= 1, got shape {s.shape}")
+    return s
+
+
+def coverage(sets, labels) -> float:
+    r"""Fraction of samples whose prediction set contains the true class: :math:`\frac1n\sum_i [y_i \in C_i]`.
+
+    Parameters
+    ----------
+    sets : array_like of bool, shape (n_samples, n_classes)
+        As returned by :meth:`SplitConformal.predict_sets`.
+    labels : array_like of int, shape (n_samples,)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit.conformal import coverage
+    >>> coverage(np.array([[True, False], [True, True], [False, False]]), np.array([1, 0, 0]))
+    0.3333333333333333
+    """
+    fname = "coverage"
+    s = _check_sets(sets, fname)
+    y = _check_label_vector(labels, s.shape[0], s.shape[1], fname, "labels")
+    return float(np.mean(s[np.arange(s.shape[0]), y]))
+
+
+def average_set_size(sets) -> float:
+    r"""Mean number of classes per prediction set: :math:`\frac1n\sum_i |C_i|`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit.conformal import average_set_size
+    >>> average_set_size(np.array([[True, False], [True, True], [False, False]]))
+    1.0
+    """
+    s = _check_sets(sets, "average_set_size")
+    return float(np.mean(s.sum(axis=1)))

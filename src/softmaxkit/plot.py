@@ -1,0 +1,220 @@
+"""Pictures of a classifier: training curves, confusion matrices, prediction grids, reliability diagrams.
+
+Every plotting function takes ``ax=None`` (a new figure is made when omitted) and returns the axes it
+drew on. Figures are built with :class:`matplotlib.figure.Figure` directly, so nothing here touches
+pyplot's global state or needs a display; :func:`save_figure` writes one atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._atomic import atomic_write
+
+__all__ = [
+    "new_axes",
+    "save_figure",
+    "plot_training_curves",
+    "plot_confusion_matrix",
+    "plot_accuracy_coverage",
+    "plot_reliability_diagram",
+    "plot_calibration_comparison",
+    "plot_prediction_grid",
+]
+
+
+def new_axes(ncols: int = 1, *, figsize=(6.0, 4.5)):
+    """A fresh figure with ``ncols`` axes side by side (no pyplot involved)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(figsize[0] * ncols, figsize[1]), layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return axes
+
+
+def _axes(ax, **kwargs):
+    return new_axes(**kwargs) if ax is None else ax
+
+
+def save_figure(fig_or_ax, path, *, dpi: int = 110) -> Path:
+    """Save a figure (or the figure of an axes) as PNG, atomically: temp file, then rename."""
+    fig = getattr(fig_or_ax, "figure", fig_or_ax)
+    if isinstance(fig_or_ax, np.ndarray):
+        fig = fig_or_ax.flat[0].figure
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=dpi)
+    return path
+
+
+def plot_training_curves(history, *, axes=None):
+    """Loss and accuracy per epoch (training and validation), best epoch marked.
+
+    Parameters
+    ----------
+    history : softmaxkit.train.History
+    axes : sequence of two Axes, optional
+        Where to draw loss and accuracy; a new 1x2 figure when omitted.
+
+    Returns
+    -------
+    ndarray of Axes
+    """
+    axes = new_axes(2) if axes is None else axes
+    epochs = history.column("epoch")
+    ax_loss, ax_acc = axes[0], axes[1]
+    ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
+    ax_acc.plot(epochs, history.column("train_accuracy"), "o-", label="train")
+    if np.isfinite(history.column("val_loss")).any():
+        ax_loss.plot(epochs, history.column("val_loss"), "s-", label="validation")
+        ax_acc.plot(epochs, history.column("val_accuracy"), "s-", label="validation")
+    for ax, title in ((ax_loss, "cross-entropy loss"), (ax_acc, "accuracy")):
+        if history.best_epoch:
+            ax.axvline(history.best_epoch, color="grey", linestyle=":", label=f"best epoch ({history.best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return axes
+
+
+def plot_confusion_matrix(matrix, class_names=None, *, normalize: bool = True, ax=None):
+    """Heat map of a confusion matrix (rows: true class, columns: predicted class).
+
+    With ``normalize`` each row is divided by its total, so the diagonal is per-class accuracy;
+    the counts are written in the cells when there are at most 20 classes.
+    """
+    ax = _axes(ax, figsize=(6.0, 5.5))
+    counts = np.asarray(matrix)
+    k = counts.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shown = counts / counts.sum(axis=1, keepdims=True) if normalize else counts
+    image = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    names = [str(c) for c in (class_names if class_names is not None else range(k))]
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    dark = np.nan_to_num(shown[i, j]) > (0.5 if normalize else shown.max() / 2)
+                    ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7,
+                            color="white" if dark else "black")
+    return ax
+
+
+def plot_accuracy_coverage(coverage, accuracy, *, ax=None, label=None):
+    """Accuracy of the accepted predictions against the fraction accepted (selective prediction)."""
+    ax = _axes(ax)
+    ax.plot(coverage, accuracy, "-", label=label)
+    ax.set_xlabel("coverage (fraction of inputs answered)")
+    ax.set_ylabel("accuracy on answered inputs")
+    ax.set_xlim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title("accuracy-coverage curve")
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_reliability_diagram(probs, labels, *, n_bins: int = 15, title: str = "reliability", ax=None, hist_ax=None):
+    """Reliability diagram: per-bin accuracy against confidence, with the gap to the diagonal shaded.
+
+    A perfectly calibrated classifier sits on the diagonal (when it says 80%, it is right 80% of the
+    time). Bars below the diagonal mean over-confidence. The expected calibration error (ECE) is shown
+    in the title. When ``hist_ax`` is given, the histogram of confidences is drawn there.
+
+    Returns
+    -------
+    Axes
+    """
+    from .metrics import calibration_error, reliability_curve
+
+    ax = _axes(ax)
+    curve = reliability_curve(probs, labels, n_bins=n_bins)
+    edges = curve.edges
+    width = np.diff(edges)
+    filled = curve.count > 0
+    acc = np.where(filled, curve.accuracy, 0.0)
+    conf = np.where(filled, curve.confidence, 0.0)
+    ax.bar(edges[:-1][filled], acc[filled], width=width[filled], align="edge", color="#4C72B0",
+           edgecolor="white", label="accuracy")
+    ax.bar(edges[:-1][filled], np.abs(conf - acc)[filled], bottom=np.minimum(acc, conf)[filled], width=width[filled],
+           align="edge", color="none", edgecolor="#C44E52", hatch="//", label="gap to confidence")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    ece = calibration_error(probs, labels, n_bins=n_bins)
+    mce = calibration_error(probs, labels, n_bins=n_bins, norm="max")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}: ECE {ece:.2%}, MCE {mce:.2%}")
+    ax.legend(loc="upper left")
+    if hist_ax is not None:
+        confidence = np.max(np.asarray(probs), axis=1)
+        hist_ax.hist(confidence, bins=edges, color="#4C72B0")
+        hist_ax.set_yscale("log")
+        hist_ax.set_xlim(0, 1)
+        hist_ax.set_xlabel("confidence")
+        hist_ax.set_ylabel("images (log scale)")
+    return ax
+
+
+def plot_calibration_comparison(before, after, labels, *, n_bins: int = 15, names=("before", "after")):
+    """Reliability diagrams with confidence histograms, before and after calibration, side by side.
+
+    Returns the figure's 2x2 array of axes (diagrams on top, histograms below).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    axes = fig.subplots(2, 2, height_ratios=(3, 1), sharex="col")
+    for column, (probs, name) in enumerate(zip((before, after), names)):
+        plot_reliability_diagram(probs, labels, n_bins=n_bins, title=name, ax=axes[0, column], hist_ax=axes[1, column])
+    return axes
+
+
+def plot_prediction_grid(images, probs, class_names, *, labels=None, n: int = 12, top: int = 3, ncols: int = 4):
+    """A grid of images, each with a bar chart of its ``top`` most probable classes.
+
+    Correct top predictions are drawn in blue, wrong ones in red (when ``labels`` are given).
+    Returns the figure's array of axes.
+    """
+    from matplotlib.figure import Figure
+
+    images = np.asarray(images)[:n]
+    probs = np.asarray(probs)[: len(images)]
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(3.2 * ncols, 1.7 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, 2 * ncols, width_ratios=[1, 1.4] * ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    names = [str(c) for c in class_names]
+    for i in range(n):
+        row, col = divmod(i, ncols)
+        ax_img, ax_bar = axes[row, 2 * col], axes[row, 2 * col + 1]
+        image = images[i]
+        if image.ndim == 3 and image.shape[0] in (1, 3):
+            image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+        ax_img.imshow(np.clip(image, 0, 1), cmap="gray" if image.ndim == 2 else None)
+        if labels is not None:
+            ax_img.set_title(f"true: {names[int(labels[i])]}", fontsize=8)
+        order = np.argsort(-probs[i], kind="stable")[:top]
+        correct = labels is not None and order[0] == labels[i]
+        colors = ["#4C72B0" if (labels is None or correct) else "#C44E52"] + ["#999999"] * (len(order) - 1)
+        ax_bar.axis("on")
+        ax_bar.barh(range(len(order))[::-1], probs[i][order], color=colors)
+        ax_bar.set_yticks(range(len(order))[::-1], [names[j] for j in order], fontsize=8)
+        ax_bar.set_xlim(0, 1)
+        ax_bar.tick_params(axis="x", labelsize=7)
+        for spine in ("top", "right"):
+            ax_bar.spines[spine].set_visible(False)
+    return axes

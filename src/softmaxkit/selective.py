@@ -1,0 +1,99 @@
+"""Selective prediction: answer only when confident enough, otherwise say "none of the above".
+
+A classifier that must pick one of ``k`` classes still has a choice: to abstain. Rejecting the inputs
+whose top probability is below a threshold trades coverage (the fraction of inputs answered) for
+accuracy on the answered ones; the accuracy-coverage curve shows the whole trade-off.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import as_float_array, check_labels
+
+__all__ = ["REJECT", "predict_with_reject", "accuracy_coverage_curve", "AccuracyCoverage"]
+
+REJECT = -1
+"""The label :func:`predict_with_reject` gives to a rejected input."""
+
+
+def _check_probs(probs, fname):
+    p, _ = as_float_array(probs, fname, "probs")
+    if p.ndim != 2:
+        raise ValueError(f"{fname}: probs must have shape (n_samples, n_classes), got {p.shape}")
+    if np.isnan(p).any():
+        raise ValueError(f"{fname}: probs contains NaN")
+    return p
+
+
+def predict_with_reject(probs, *, reject_below: float) -> np.ndarray:
+    r"""The most probable class of each row, or :data:`REJECT` (-1) when its probability is below
+    ``reject_below``.
+
+    .. math::
+
+        \hat y = \begin{cases} \arg\max_k p_k & \max_k p_k \ge \tau \\ -1 & \text{otherwise} \end{cases}
+
+    Parameters
+    ----------
+    probs : array_like of shape (n_samples, n_classes)
+    reject_below : float in [0, 1]
+        The threshold ``tau``; 0 never rejects.
+
+    Examples
+    --------
+    >>> predict_with_reject([[0.9, 0.1], [0.55, 0.45]], reject_below=0.6)
+    array([ 0, -1])
+    """
+    fname = "predict_with_reject"
+    p = _check_probs(probs, fname)
+    if not 0.0 <= reject_below <= 1.0:
+        raise ValueError(f"{fname}: reject_below must be in [0, 1], got {reject_below!r}")
+    labels = np.argmax(p, axis=1)
+    return np.where(np.max(p, axis=1) >= reject_below, labels, REJECT)
+
+
+class AccuracyCoverage(NamedTuple):
+    """Points of the accuracy-coverage curve, from most to least selective.
+
+    ``coverage[i]`` is the fraction of inputs answered when the ``i + 1`` most confident ones are
+    answered, ``accuracy[i]`` the accuracy on those, ``threshold[i]`` the confidence of the last one.
+    """
+
+    coverage: np.ndarray
+    accuracy: np.ndarray
+    threshold: np.ndarray
+
+    def accuracy_at(self, coverage: float) -> float:
+        """Accuracy when answering (at least) the given fraction of inputs."""
+        i = int(np.searchsorted(self.coverage, coverage - 1e-12))
+        return float(self.accuracy[min(i, len(self.accuracy) - 1)])
+
+
+def accuracy_coverage_curve(probs, labels) -> AccuracyCoverage:
+    """Accuracy on the answered inputs as the confidence threshold is lowered.
+
+    Inputs are ranked by top probability (ties keep their order); answering the ``m`` most confident
+    gives coverage ``m / n``. The last point (coverage 1) is the plain accuracy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> curve = accuracy_coverage_curve(np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]]), np.array([0, 1, 1]))
+    >>> curve.coverage.round(3), curve.accuracy.round(3)
+    (array([0.333, 0.667, 1.   ]), array([1.   , 1.   , 0.667]))
+    """
+    fname = "accuracy_coverage_curve"
+    p = _check_probs(probs, fname)
+    y = check_labels(labels, p.shape[1], fname, argname="labels")
+    if y.shape != (p.shape[0],):
+        raise ValueError(f"{fname}: labels must have shape ({p.shape[0]},), got {y.shape}")
+    if p.shape[0] == 0:
+        raise ValueError(f"{fname}: probs is empty")
+    confidence = p.max(axis=1)
+    order = np.argsort(-confidence, kind="stable")
+    hits = (p.argmax(axis=1) == y)[order]
+    answered = np.arange(1, len(y) + 1)
+    return AccuracyCoverage(answered / len(y), np.cumsum(hits) / answered, confidence[order])
