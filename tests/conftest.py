@@ -18,3 +18,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 def rng():
     """A fresh, seeded generator per test (never the global NumPy seed)."""
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread_per_worker():
+    """Under pytest-xdist every worker is a process: give each one BLAS thread so they don't oversubscribe."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

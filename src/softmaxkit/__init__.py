@@ -28,6 +28,21 @@ from .losses import (
 
 __version__ = "0.1.0"
 
+# Submodules load on first use (``softmaxkit.nn``, ``softmaxkit.metrics``, ...) so that
+# ``import softmaxkit`` stays fast for the command line.
+_SUBMODULES = {
+    "nn", "datasets", "train", "metrics", "calibration", "conformal", "selective", "multilabel", "plot",
+    "inputs", "kernels", "losses",
+}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "softmax",
     "log_softmax",

@@ -1,0 +1,40 @@
+"""Rejection ("none of the above") and the accuracy-coverage curve."""
+
+import numpy as np
+import pytest
+
+from softmaxkit.selective import REJECT, accuracy_coverage_curve, predict_with_reject
+
+
+def test_predict_with_reject_marks_low_confidence_rows():
+    probs = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])
+    np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.5), [0, REJECT, 2])
+    np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.0), [0, 0, 2])
+    np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.8), [REJECT, REJECT, 2])  # p >= threshold kept
+
+
+def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=2.0, size=(4000, 5))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(5, p=p) for p in probs])  # labels drawn from the probabilities
+    curve = accuracy_coverage_curve(probs, labels)
+    assert curve.coverage[-1] == 1.0
+    assert curve.accuracy[-1] == pytest.approx(np.mean(probs.argmax(1) == labels))
+    assert curve.accuracy_at(0.2) > curve.accuracy_at(0.6) > curve.accuracy_at(1.0)
+    assert np.all(np.diff(curve.threshold) <= 0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: predict_with_reject(np.ones(3), reject_below=0.5), "predict_with_reject: probs must have shape"),
+        (lambda: predict_with_reject(np.ones((2, 2)) / 2, reject_below=1.5), "reject_below must be in"),
+        (lambda: predict_with_reject(np.full((1, 2), np.nan), reject_below=0.5), "contains NaN"),
+        (lambda: accuracy_coverage_curve(np.ones((2, 2)) / 2, np.array([0, 2])), "label 2 out of range"),
+        (lambda: accuracy_coverage_curve(np.ones((2, 2)) / 2, np.array([0])), "labels must have shape"),
+    ],
+)
+def test_bad_input_gives_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
