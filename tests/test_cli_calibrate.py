@@ -49,6 +49,9 @@ def test_calibrate_temperature_lowers_nll_and_is_saved(trained, tmp_path, capsys
     assert evaluation["nll"] == pytest.approx(result["test"]["after"]["nll"], rel=1e-5)
     assert evaluation["ece"] == pytest.approx(result["test"]["after"]["ece"], rel=1e-5)
     assert {"mce", "brier", "accuracy_coverage"} <= set(evaluation)
+    sets = {row["score"]: row for row in evaluation["prediction_sets"]}
+    assert set(sets) == {"lac", "aps"}
+    assert all(0.0 < row["average_size"] <= 3.0 and 0.0 < row["coverage"] <= 1.0 for row in sets.values())  # LAC sets may be empty
 
 
 @pytest.mark.parametrize("method", ["vector", "matrix"])

@@ -41,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits")
     p.add_argument("--root", default=None)
     p.add_argument("--plots", default=None, help="directory for PNGs (default: beside the model)")
+    p.add_argument("--alpha", type=float, default=0.1,
+                   help="conformal prediction sets with coverage >= 1 - ALPHA, fitted on the validation split (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -261,12 +263,16 @@ def _cmd_evaluate(args) -> int:
     )
     curve = accuracy_coverage_curve(summary["probs"], summary["labels"])
     ac_path = save_figure(plot_accuracy_coverage(curve.coverage, curve.accuracy), plots / f"{stem}.accuracy_coverage.png")
+    if not 0.0 < args.alpha < 1.0:
+        raise CLIError(f"--alpha must be in (0, 1), got {args.alpha}")
+    sets = _conformal_summary(model, data, summary, args.alpha)
     levels = (1.0, 0.99, 0.95, 0.9, 0.8, 0.5)
     result = {k: v for k, v in summary.items() if k not in ("probs", "labels")}
     result["accuracy_coverage"] = [
         {"coverage": c, "accuracy": curve.accuracy_at(c), "threshold": float(curve.threshold[_index_at(curve, c)])}
         for c in levels
     ]
+    result["prediction_sets"] = sets
     result["confusion_matrix_png"] = str(cm_path)
     result["accuracy_coverage_png"] = str(ac_path)
     if args.json:
@@ -280,6 +286,12 @@ def _cmd_evaluate(args) -> int:
     print("accuracy-coverage (answer only the most confident images):")
     for row in result["accuracy_coverage"]:
         print(f"  answer {row['coverage']:>5.0%}: accuracy {row['accuracy']:.2%}  (reject below p = {row['threshold']:.3f})")
+    for row in sets:
+        print(
+            f"prediction sets ({row['score']}, alpha {row['alpha']:g}, fitted on {row['calibration_rows']} validation "
+            f"images): coverage {row['coverage']:.2%} (target >= {1 - row['alpha']:.0%}), "
+            f"average size {row['average_size']:.2f}"
+        )
     print("per-class accuracy:")
     for name, acc in summary["per_class_accuracy"].items():
         print(f"  {name:>12}  {'-' if acc is None else f'{acc:.2%}'}")
@@ -288,6 +300,31 @@ def _cmd_evaluate(args) -> int:
     print(f"confusion matrix saved to {cm_path}")
     print(f"accuracy-coverage curve saved to {ac_path}")
     return 0
+
+
+def _conformal_summary(model, data, summary, alpha: float) -> list:
+    """Split-conformal sets (LAC and APS) fitted on the validation split, measured on the test split."""
+    from .cli_calibrate import validation_split
+    from .conformal import SplitConformal, average_set_size, coverage
+
+    x_val, y_val = validation_split(model, data)
+    if len(y_val) == 0:
+        return []
+    val_probs = model.predict_proba(x_val).astype("float64")
+    rows = []
+    for score in ("lac", "aps"):
+        conformal = SplitConformal(score).fit(val_probs, y_val, alpha=alpha)
+        sets = conformal.predict_sets(summary["probs"])
+        rows.append(
+            {
+                "score": score,
+                "alpha": alpha,
+                "calibration_rows": int(len(y_val)),
+                "coverage": float(coverage(sets, summary["labels"])),
+                "average_size": float(average_set_size(sets)),
+            }
+        )
+    return rows
 
 
 def _index_at(curve, coverage: float) -> int:

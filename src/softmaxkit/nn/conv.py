@@ -89,6 +89,20 @@ class Conv2D(Layer):
         self.params["bias"] = np.zeros(self.out_channels, np.float32)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._cache = None
+        self._workspace: dict[str, np.ndarray] = {}
+
+    def _buffer(self, key: str, shape: tuple, dtype, training: bool) -> np.ndarray:
+        """Scratch array reused across training steps (large fresh arrays cost page faults every step).
+
+        Only training-mode calls reuse buffers, so an inference forward never overwrites what a
+        training forward kept for its backward.
+        """
+        if not training:
+            return np.empty(shape, dtype)
+        buf = self._workspace.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._workspace[key] = np.empty(shape, dtype)
+        return buf
 
     def config(self) -> dict:
         return {
@@ -125,17 +139,19 @@ class Conv2D(Layer):
             raise _shape_error(self, self._expected(), x.shape)
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         if ph or pw:
-            xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), x.dtype)
+            xp = self._buffer("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype, training)
+            _zero_border(xp, ph, pw)
             xp[:, :, ph : ph + h, pw : pw + wd] = x
         else:
             xp = x
         # cols[(c, i, j), (n, r, s)] = xp[n, c, r*sh + i, s*sw + j]: one (C*kh*kw, N*Ho*Wo) matrix,
         # so the convolution is a single large GEMM (stacked small GEMMs are much slower here).
         windows = _offsets(sliding_window_view(xp, (kh, kw), axis=(2, 3)), 0, 0, self.stride, (ho, wo))
-        cols = np.empty((c, kh, kw, n, ho, wo), x.dtype)
+        cols = self._buffer("cols", (c, kh, kw, n, ho, wo), x.dtype, training)
         np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
         cols = cols.reshape(c * kh * kw, n * ho * wo)
-        y = np.matmul(w.reshape(self.out_channels, -1), cols)
+        y = self._buffer("y", (self.out_channels, n * ho * wo), x.dtype, training)
+        np.matmul(w.reshape(self.out_channels, -1), cols, out=y)
         y += self.params["bias"][:, None]
         self._cache = (cols, x.shape) if training else None
         return np.ascontiguousarray(y.reshape(self.out_channels, n, ho, wo).transpose(1, 0, 2, 3))
@@ -150,19 +166,34 @@ class Conv2D(Layer):
             raise ValueError(
                 f"{self.name}: expected grad_y of shape {(n, self.out_channels, ho, wo)}, got {g.shape}"
             )
-        g = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.out_channels, n * ho * wo)
+        g_t = self._buffer("grad_y", (self.out_channels, n, ho, wo), w.dtype, True)
+        np.copyto(g_t, g.transpose(1, 0, 2, 3))
+        g = g_t.reshape(self.out_channels, n * ho * wo)
         np.sum(g, axis=1, out=self.grads["bias"])
         np.matmul(g, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
         if not input_grad:
             return None
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        gcols = np.matmul(w.reshape(self.out_channels, -1).T, g).reshape(c, kh, kw, n, ho, wo)
+        gcols = self._buffer("grad_cols", (c * kh * kw, n * ho * wo), w.dtype, True)
+        np.matmul(w.reshape(self.out_channels, -1).T, g, out=gcols)
+        gcols = gcols.reshape(c, kh, kw, n, ho, wo)
         # col2im into a (C, N, Hp, Wp) buffer (matching gcols' order), transposed to NCHW at the end.
-        gxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), w.dtype)
+        gxp = self._buffer("grad_padded", (c, n, h + 2 * ph, wd + 2 * pw), w.dtype, True)
+        gxp.fill(0)
         for i in range(kh):
             for j in range(kw):
                 _offsets(gxp, i, j, self.stride, (ho, wo))[...] += gcols[:, i, j]
         return np.ascontiguousarray(gxp[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3))
+
+
+def _zero_border(xp: np.ndarray, ph: int, pw: int) -> None:
+    """Zero the padding frame of a reused padded buffer (its interior is overwritten next)."""
+    if ph:
+        xp[:, :, :ph] = 0
+        xp[:, :, -ph:] = 0
+    if pw:
+        xp[:, :, :, :pw] = 0
+        xp[:, :, :, -pw:] = 0
 
 
 class MaxPool2D(Layer):
