@@ -351,7 +351,8 @@ def format_top_k(probs_row, names, k: int) -> str:
     for i in order:
         name = str(names[i])
         label = f"class {name}" if name.isdigit() else name
-        parts.append(f"{probs_row[i]:.0%} {label}")
+        share = "<1%" if probs_row[i] < 0.005 else f"{probs_row[i]:.0%}"
+        parts.append(f"{share} {label}")
     return ", ".join(parts)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from .._atomic import atomic_write
 from ..kernels import softmax
 from .conv import Conv2D, MaxPool2D
+from .init import check_rng
 from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax, Tanh
 
 __all__ = ["Sequential", "load", "ModelFileError", "LAYER_TYPES", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -284,8 +285,15 @@ def _write_npz(f, arrays: dict) -> None:
     np.savez(f, **arrays)
 
 
-def load(path) -> Sequential:
+def load(path, *, rng=None) -> Sequential:
     """Read a model written by :meth:`Sequential.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    rng : numpy.random.Generator, optional
+        Source of the dropout masks if training continues (``None``: a fresh ``default_rng()``).
+        The weights come from the file.
 
     Raises
     ------
@@ -317,10 +325,10 @@ def load(path) -> Sequential:
         raise
     except Exception as exc:  # np.load on arbitrary bytes raises many types (BadZipFile, OSError, ValueError, ...)
         raise ModelFileError(f"{path}: not a readable softmaxkit model file ({type(exc).__name__}: {exc})") from exc
-    return _from_arrays(path, arrays)
+    return _from_arrays(path, arrays, check_rng(rng, "load"))
 
 
-def _from_arrays(path: str, arrays: dict) -> Sequential:
+def _from_arrays(path: str, arrays: dict, rng: np.random.Generator) -> Sequential:
     raw = arrays.pop(_HEADER_KEY, None)
     if raw is None or raw.shape != () or raw.dtype.kind != "U":
         raise ModelFileError(f"{path}: not a softmaxkit model file (no '{_HEADER_KEY}' header)")
@@ -343,8 +351,10 @@ def _from_arrays(path: str, arrays: dict) -> Sequential:
             if cls is None:
                 raise ModelFileError(f"{path}: layer {i} has unknown type {spec['class']!r}")
             kwargs = dict(spec["config"])
-            if cls in (Dense, Conv2D, Dropout):
-                kwargs["rng"] = np.random.default_rng(0)  # weights are overwritten below
+            if cls in (Dense, Conv2D):
+                kwargs["rng"] = np.random.default_rng(0)  # initial weights are overwritten below
+            elif cls is Dropout:
+                kwargs["rng"] = rng
             layers.append(cls(**kwargs))
         model = Sequential(layers, class_names=header.get("class_names"), input_shape=header.get("input_shape"))
         dtype = np.dtype(header.get("dtype", "float32"))
