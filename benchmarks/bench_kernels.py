@@ -276,6 +276,9 @@ def main(argv=None) -> int:
     print(f"{cpu_model()}, {threads} threads (numba and torch); {versions}; "
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; median of {repeats} interleaved runs")
     print_table(results, args.markdown)
+    print()
+    print("floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "
+          "cross_entropy, which only read them); ratios < 1 mean softmaxkit is faster.")
     return 0
 
 

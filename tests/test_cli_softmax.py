@@ -55,16 +55,14 @@ def test_json_output(capsys):
         (["softmax", "1", "2", "--temperature", "inf"], "must be a positive finite number"),
         (["softmax", "1", "2", "--temperature", "hot"], "expected a number, got 'hot'"),
         (["softmax", "1", "two"], "expected a number, got 'two'"),
-        (["softmax", "1", "nan"], "logits must be finite numbers, got 'nan'"),
-        (["softmax", "1", "inf"], "logits must be finite numbers, got 'inf'"),
-        (["softmax", "1", "1e400"], "logits must be finite numbers"),
+        (["softmax", "1", "nan"], "must be a finite number, got 'nan'"),
+        (["softmax", "1", "inf"], "must be a finite number, got 'inf'"),
+        (["softmax", "1", "1e400"], "must be a finite number"),
         (["softmax"], "the following arguments are required: logits"),
     ],
 )
 def test_bad_input_exits_2_with_clear_message(capsys, argv, message):
-    with pytest.raises(SystemExit) as excinfo:
-        main(argv)
-    assert excinfo.value.code == 2
+    assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "softmaxkit softmax: error:" in captured.err

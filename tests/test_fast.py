@@ -18,13 +18,16 @@ from softmaxkit import _fast, cross_entropy, cross_entropy_and_grad, log_softmax
 pytest.importorskip("numba")
 
 DTYPES = (np.float32, np.float64)
-MODES = ("rows", "split")
+MODES = ("serial", "rows", "split")
 
 
 @pytest.fixture(params=MODES)
 def mode(request, monkeypatch):
-    """Fast path on for any size; 'split' shrinks the chunks so a few short rows are split."""
+    """Fast path on for any size: 'serial' on one thread (as small inputs run), 'rows' one row per
+    task on every thread, 'split' with chunks so short that rows are split across threads."""
     monkeypatch.setattr(_fast, "MIN_SIZE", 0)
+    if request.param != "serial":
+        monkeypatch.setattr(_fast, "_SERIAL_SIZE", 0)
     if request.param == "split":
         monkeypatch.setattr(_fast, "_MIN_CHUNK", 16)
         monkeypatch.setattr(_fast, "_MAX_CHUNK", 48)
@@ -243,6 +246,14 @@ def test_polynomial_exp_against_mpmath():
     assert _ulps(got, want).max() <= 2
 
 
+def test_serial_launch_restores_thread_count(monkeypatch):
+    monkeypatch.setattr(_fast, "MIN_SIZE", 0)
+    kernels = _fast._kernels("float64")
+    before = kernels.get_num_threads()
+    _fast.softmax(np.ones((4, 8)), 1)
+    assert kernels.get_num_threads() == before
+
+
 def test_plan_modes():
     assert _fast._plan(16384, 4096, 2) == 1
     assert _fast._plan(1, 1 << 24, 2) >= 8
@@ -270,3 +281,50 @@ def test_missing_numba_returns_none(monkeypatch):
         np.testing.assert_allclose(softmax(z), 1 / 1024)
     finally:
         _fast._kernels.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_mean_with_ignored_rows(mode, dtype):
+    rng = np.random.default_rng(7)
+    z = (rng.standard_normal((50, 64)) * 3).astype(dtype)
+    labels = rng.integers(0, 64, 50)
+    labels[::4] = -100
+    for target in (labels, np.full(50, -100)):  # some rows ignored; every row ignored (0/0)
+        got = cross_entropy_and_grad(z, target, ignore_index=-100)
+        want = reference(cross_entropy_and_grad, z, target, ignore_index=-100)
+        assert_agree(np.asarray(got[0]), np.asarray(want[0]), dtype, atol_ulps=256)
+        assert_agree(got[1], want[1], dtype)
+        assert_agree(
+            np.asarray(cross_entropy(z, target, ignore_index=-100)),
+            np.asarray(reference(cross_entropy, z, target, ignore_index=-100)),
+            dtype,
+            atol_ulps=256,
+        )
+
+
+def test_worker_threads_get_correct_results(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(_fast, "MIN_SIZE", 0)
+    z = special_rows(np.float64)
+    _fast.softmax(z, 1)  # initialise the threading layer from the main thread
+    want = reference(softmax, z)
+    with ThreadPoolExecutor(2) as pool:
+        for got in pool.map(lambda _: softmax(z), range(6)):
+            assert_agree(got, want, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_near_one_is_relatively_accurate(mode, dtype):
+    """log p of a probability within 1e-20 of 1 keeps its relative accuracy (log1p of the rest)."""
+    mpmath = pytest.importorskip("mpmath")
+    z = np.full((3, 200), -np.inf, dtype)
+    z[:, 0] = 10.0
+    z[:, 1:150] = np.linspace(-40.0, -60.0, 149).astype(dtype) + np.array([[0.0], [1.0], [2.0]]).astype(dtype)
+    got = _fast.softmax(z, 1, log=True)
+    lse = _fast.logsumexp(z, 1)
+    for r in range(3):
+        rest = mpmath.fsum(mpmath.exp(mpmath.mpf(float(v)) - 10) for v in z[r, 1:150])
+        want = -float(mpmath.log1p(rest))
+        assert abs(got[r, 0] - want) <= 4 * np.spacing(np.abs(dtype(want)))
+        assert lse[r] == dtype(10.0 + float(mpmath.log1p(rest)))

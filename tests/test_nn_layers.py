@@ -57,6 +57,16 @@ def distinct(rng, shape):
     return rng.permutation(np.prod(shape)).reshape(shape) * 1e-3
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def kernel_path(request, monkeypatch):
+    """Run a max-pooling test through the numba kernels and through the NumPy fallback."""
+    if request.param == "numpy":
+        monkeypatch.setattr(conv_module._kernels, "get", lambda: None)
+    elif conv_module._kernels.get() is None:
+        pytest.skip("numba is not installed")
+    return request.param
+
+
 @pytest.mark.parametrize("shape", [(4, 5, 3), (1, 1, 1)])
 def test_dense_gradients(rng, shape):
     n, i, o = shape
@@ -104,24 +114,15 @@ def test_conv2d_matches_direct_reference(rng, stride, padding):
     assert layer.output_shape((3, 7, 8)) == expected.shape[1:]
 
 
-@pytest.fixture(params=["numba", "numpy"])
-def pool_path(request, monkeypatch):
-    """Run a max-pooling test through the numba kernels and through the NumPy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setattr(conv_module._kernels, "get", lambda: None)
-    elif conv_module._kernels.get() is None:
-        pytest.skip("numba is not installed")
-    return request.param
-
-
 @pytest.mark.parametrize("kernel, stride, hw", [(2, None, (4, 6)), (2, None, (5, 5)), (3, 2, (7, 6)), ((2, 3), 1, (4, 5))])
-def test_maxpool_gradients(rng, kernel, stride, hw, pool_path):
+def test_maxpool_gradients(rng, kernel, stride, hw, kernel_path):
     check_layer_gradients(nn.MaxPool2D(kernel, stride), distinct(rng, (2, 3, *hw)), rng)
 
 
 def test_maxpool_paths_agree(rng, monkeypatch):
     x = rng.standard_normal((3, 4, 9, 8)).astype(np.float32)
     x[0, 0, :2, :2] = 1.0  # a tie
+    x[1, 2, 3, 4] = np.nan
     pool = nn.MaxPool2D(3, 2)
     y = pool.forward(x, training=True)
     g = pool.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape))
@@ -129,9 +130,10 @@ def test_maxpool_paths_agree(rng, monkeypatch):
     np.testing.assert_array_equal(pool.forward(x, training=True), y)
     np.testing.assert_array_equal(pool.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape)), g)
     np.testing.assert_array_equal(pool.forward(x), y)
+    assert np.isnan(y).sum() == 2  # the NaN lies in 2 overlapping windows and propagates, as in PyTorch
 
 
-def test_maxpool_values_and_first_max_on_ties(pool_path):
+def test_maxpool_values_and_first_max_on_ties(kernel_path):
     x = np.array([[[[1.0, 3.0, 2.0, 2.0], [3.0, 0.0, 2.0, 2.0]]]], np.float32)
     pool = nn.MaxPool2D(2)
     np.testing.assert_array_equal(pool.forward(x, training=True), [[[[3.0, 2.0]]]])

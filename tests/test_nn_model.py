@@ -158,9 +158,14 @@ def test_save_load_round_trip(rng, tmp_path):
     model.calibration = {"kind": "temperature", "params": {"bounds": [0.001, 1000.0]},
                          "fitted": {"n_classes": 3, "nll_before": 0.5, "nll_after": 0.4, "temperature": 1.7}}
     model.metadata = {"dataset": "toy", "epochs": 3}
+    extra = {"best_epoch": np.int64(2), "val_loss": [np.float32(0.5), float("nan")], "bins": np.arange(3)}
     path = tmp_path / "model.npz"
+    model.metadata.update(extra)
     model.save(path)
     loaded = nn.load(path)
+    model.metadata = {"dataset": "toy", "epochs": 3, "best_epoch": 2, "val_loss": [0.5], "bins": [0, 1, 2]}
+    nan = loaded.metadata["val_loss"].pop()
+    assert np.isnan(nan)
     x = rng.random((5, 1, 4, 4), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict_logits(x), model.predict_logits(x))
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))

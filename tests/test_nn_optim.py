@@ -8,6 +8,17 @@ import numpy as np
 import pytest
 
 from softmaxkit import nn
+from softmaxkit.nn import optim as optim_module
+
+
+@pytest.fixture(autouse=True, params=["numba", "numpy"])
+def update_path(request, monkeypatch):
+    """Every optimizer test runs through the fused numba updates and through the NumPy fallback."""
+    if request.param == "numpy":
+        monkeypatch.setattr(optim_module._kernels, "get", lambda: None)
+    elif optim_module._kernels.get() is None:
+        pytest.skip("numba is not installed")
+    return request.param
 
 
 def one_layer_model(rng, dtype=np.float32):

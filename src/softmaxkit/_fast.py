@@ -11,15 +11,22 @@ Design
   cached on disk next to this file).
 - The class axis is moved last and the data viewed as C-contiguous ``(rows, n)``.
 - Per-row mode (many rows): ``prange`` over rows; each row is read from memory once and its
-  second and third passes hit the cache.
+  second and third passes hit the cache (softmax: max; exp, store and sum; scale).
+- Inputs under ``_SERIAL_SIZE`` elements run on one thread (``numba.set_num_threads`` is
+  thread-local and restored), so a small call never waits for a busy core.
 - Split mode (few long rows): ``prange`` over (row, chunk) tasks computes per-chunk partials
   (max, sum of exponentials relative to the chunk max, count of maximal entries, NaN flag), a
   serial step combines them per row, and a second ``prange`` writes the output.
 - ``exp`` is a branch-free polynomial (range reduction ``x = k ln 2 + r``, near-minimax polynomial
   in ``r``, ``2**k`` built from exponent bits) that vectorises; float32 data uses a float32 version
-  (16 SIMD lanes). Sums accumulate in float64.
+  (16 SIMD lanes). Sums run in the data's dtype over blocks of 256 entries, then in float64.
 - fastmath is on without ``nnan``/``ninf``: NaN rows are detected explicitly (their sum is NaN),
   and the log-softmax output ``(x - m) - log1p(rest)`` is computed in a strict function.
+
+Note for developers: numba's on-disk cache is keyed on this file's modification time, taken when a
+process first compiles; a process that imported an older version of this file and compiles after an
+edit can store stale code under the new time stamp. After editing, delete
+``__pycache__/_fast.*.nbi`` and ``.nbc`` if other processes were running.
 
 Semantics are those of the NumPy path: ``+inf`` entries share the mass equally, ``-inf`` entries
 get 0, a NaN makes its own row NaN, a row of only ``-inf`` gives NaN (logsumexp ``-inf``).
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import types
 
 import numpy as np
@@ -37,6 +45,9 @@ __all__ = ["softmax", "logsumexp", "cross_entropy_rows", "cross_entropy_grad_row
 
 #: Arrays with fewer elements than this take the NumPy path (no numba import, no compilation).
 MIN_SIZE = 32768
+#: Arrays with fewer elements than this run on one thread (a parallel launch costs more than it saves,
+#: and much more when the cores are busy).
+_SERIAL_SIZE = 1 << 18
 #: Split rows across threads when there are fewer rows than this many times the thread count.
 _ROWS_PER_THREAD = 4
 #: Chunk lengths in split mode: at least this long (amortise the per-task overhead) ...
@@ -128,14 +139,23 @@ def _seg_max(z):
 
 
 def _seg_sum(z, m):
-    """``(rest, cnt)``: sum of ``exp(z - m)`` over entries below ``m`` and the count of entries equal to ``m``."""
+    """``(rest, cnt)``: sum of ``exp(z - m)`` over entries below ``m`` and the count of entries equal to ``m``.
+
+    Blocks of ``_BLOCK`` entries are summed in the data's dtype (SIMD-wide), the block sums in float64.
+    """
     rest = 0.0
     cnt = 0.0
-    for j in range(z.shape[0]):
-        d = z[j] - m
-        e = _exp(d)
-        rest += e if d != T(0.0) else T(0.0)
-        cnt += 1.0 if d == T(0.0) else 0.0
+    for b in range(0, z.shape[0], _BLOCK):
+        zb = z[b : b + _BLOCK]
+        rb = T(0.0)
+        cb = T(0.0)
+        for j in range(zb.shape[0]):
+            d = zb[j] - m
+            e = _exp(d)
+            rb += e if d != T(0.0) else T(0.0)
+            cb += T(1.0) if d == T(0.0) else T(0.0)
+        rest += rb
+        cnt += cb
     return rest, cnt
 
 
@@ -143,12 +163,19 @@ def _seg_sum_store(z, y, m):
     """As :func:`_seg_sum`, also storing ``y = exp(z - m)``."""
     rest = 0.0
     cnt = 0.0
-    for j in range(z.shape[0]):
-        d = z[j] - m
-        e = _exp(d)
-        y[j] = e
-        rest += e if d != T(0.0) else T(0.0)
-        cnt += 1.0 if d == T(0.0) else 0.0
+    for b in range(0, z.shape[0], _BLOCK):
+        zb = z[b : b + _BLOCK]
+        yb = y[b : b + _BLOCK]
+        rb = T(0.0)
+        cb = T(0.0)
+        for j in range(zb.shape[0]):
+            d = zb[j] - m
+            e = _exp(d)
+            yb[j] = e
+            rb += e if d != T(0.0) else T(0.0)
+            cb += T(1.0) if d == T(0.0) else T(0.0)
+        rest += rb
+        cnt += cb
     return rest, cnt
 
 
@@ -158,11 +185,11 @@ def _scale(y, a):
         y[j] *= a
 
 
-def _softmax_row_stored(z, y):
+def _softmax_row_stored(z, y, scale):
     """Softmax of a row with a finite maximum and no NaN, each exponential computed once.
 
-    Returns ``(done, max, rest)`` as :func:`_row_stats` does for a normal row; ``done`` is False
-    (and ``y`` holds garbage) for the other rows.
+    ``y = scale * softmax(z)``. Returns ``(done, max, rest)`` as :func:`_row_stats` does for a
+    normal row; ``done`` is False (and ``y`` holds garbage) for the other rows.
     """
     m = _seg_max(z)
     if not (m > T(-np.inf) and m < T(np.inf)):
@@ -171,7 +198,7 @@ def _softmax_row_stored(z, y):
     if rest != rest:
         return False, m, 0.0
     value = (cnt - 1.0) + rest
-    _scale(y, T(1.0 / (1.0 + value)))
+    _scale(y, T(scale / (1.0 + value)))
     return True, m, value
 
 
@@ -267,16 +294,16 @@ def _write_special(z, y, state, at_inf, elsewhere):
             y[j] = T(np.nan)
 
 
-def _row_params(state, value, log):
-    """Per-row constants of the output pass: ``(a, at_inf, elsewhere)``."""
+def _row_params(state, value, log, scale):
+    """Per-row constants of the output pass: ``(a, at_inf, elsewhere)`` (softmax times ``scale``)."""
     if state == _NORMAL:
         if log:
             return T(math.log1p(value)), T(0.0), T(0.0)
-        return T(1.0 / (1.0 + value)), T(0.0), T(0.0)
+        return T(scale / (1.0 + value)), T(0.0), T(0.0)
     if state == _POSINF:
         if log:
             return T(0.0), T(-math.log(value)), T(-np.inf)
-        return T(0.0), T(1.0 / value), T(0.0)
+        return T(0.0), T(scale / value), T(0.0)
     return T(0.0), T(np.nan), T(np.nan)
 
 
@@ -311,14 +338,25 @@ def _pick_logp(z, label, state, m, value):
     return T(np.nan)
 
 
+def _label_grad(zl, state, m, value, scale):
+    """``scale * (p[label] - 1)`` with ``p[label] - 1`` formed before scaling (exact when ``p >= 1/2``)."""
+    if state == _NORMAL:
+        p = math.exp(np.float64(zl) - np.float64(m)) / (1.0 + value)
+    elif state == _POSINF:
+        p = 1.0 / value if zl == T(np.inf) else 0.0
+    else:
+        p = np.nan
+    return T((p - 1.0) * scale)
+
+
 def _rows_softmax(z, y, log):
     """Per-row mode softmax / log_softmax of C-contiguous ``(rows, n)`` ``z`` into ``y``."""
     n = z.shape[1]
     for r in prange(z.shape[0]):
-        if not log and _softmax_row_stored(z[r], y[r])[0]:
+        if not log and _softmax_row_stored(z[r], y[r], 1.0)[0]:
             continue
         state, m, value = _row_stats(z[r])
-        a, at_inf, elsewhere = _row_params(state, value, log)
+        a, at_inf, elsewhere = _row_params(state, value, log, 1.0)
         _seg_write(z[r], y[r], 0, n, state, m, a, at_inf, elsewhere, log)
 
 
@@ -337,21 +375,21 @@ def _rows_ce(z, labels, active, loss):
             loss[r] = T(0.0)
 
 
-def _rows_ce_grad(z, labels, active, loss, grad):
+def _rows_ce_grad(z, labels, active, scale, loss, grad):
     n = z.shape[1]
     for r in prange(z.shape[0]):
         if not active[r]:
             loss[r] = T(0.0)
             grad[r, :] = T(0.0)
             continue
-        done, m, value = _softmax_row_stored(z[r], grad[r])
+        done, m, value = _softmax_row_stored(z[r], grad[r], scale)
         state = _NORMAL
         if not done:
             state, m, value = _row_stats(z[r])
-            a, at_inf, elsewhere = _row_params(state, value, False)
+            a, at_inf, elsewhere = _row_params(state, value, False, scale)
             _seg_write(z[r], grad[r], 0, n, state, m, a, at_inf, elsewhere, False)
         loss[r] = T(0.0) - _pick_logp(z[r], labels[r], state, m, value)
-        grad[r, labels[r]] -= T(1.0)
+        grad[r, labels[r]] = _label_grad(z[r, labels[r]], state, m, value, scale)
 
 
 def _split_stats(z, nch, clen):
@@ -375,20 +413,20 @@ def _split_stats(z, nch, clen):
     return states, ms, values
 
 
-def _split_write(z, y, nch, clen, states, ms, values, log):
+def _split_write(z, y, nch, clen, states, ms, values, log, scale):
     """Split mode, second parallel pass: write every (row, chunk) task."""
     rows, n = z.shape
     for t in prange(rows * nch):
         r = t // nch
         lo = (t % nch) * clen
         hi = min(lo + clen, n)
-        a, at_inf, elsewhere = _row_params(states[r], values[r], log)
+        a, at_inf, elsewhere = _row_params(states[r], values[r], log, scale)
         _seg_write(z[r], y[r], lo, hi, states[r], ms[r], a, at_inf, elsewhere, log)
 
 
 def _split_softmax(z, y, log, nch, clen):
     states, ms, values = _split_stats(z, nch, clen)
-    _split_write(z, y, nch, clen, states, ms, values, log)
+    _split_write(z, y, nch, clen, states, ms, values, log, 1.0)
 
 
 def _split_lse(z, out, nch, clen):
@@ -403,7 +441,7 @@ def _split_ce(z, labels, active, loss, nch, clen):
         loss[r] = T(0.0) - _pick_logp(z[r], labels[r], states[r], ms[r], values[r]) if active[r] else T(0.0)
 
 
-def _split_ce_grad(z, labels, active, loss, grad, nch, clen):
+def _split_ce_grad(z, labels, active, scale, loss, grad, nch, clen):
     states, ms, values = _split_stats(z, nch, clen)
     for r in range(z.shape[0]):
         if active[r]:
@@ -411,10 +449,10 @@ def _split_ce_grad(z, labels, active, loss, grad, nch, clen):
         else:
             loss[r] = T(0.0)
             states[r] = _ZERO
-    _split_write(z, grad, nch, clen, states, ms, values, False)
+    _split_write(z, grad, nch, clen, states, ms, values, False, scale)
     for r in range(z.shape[0]):
         if active[r]:
-            grad[r, labels[r]] -= T(1.0)
+            grad[r, labels[r]] = _label_grad(z[r, labels[r]], states[r], ms[r], values[r], scale)
 
 
 # (source function, njit options) in dependency order: callees before callers.
@@ -437,6 +475,7 @@ _SOURCES = (
     (_seg_write, {}),
     (_lse_value, {}),
     (_pick_logp, {}),
+    (_label_grad, {}),
     (_rows_softmax, {"parallel": True}),
     (_rows_lse, {"parallel": True}),
     (_rows_ce, {"parallel": True}),
@@ -509,6 +548,7 @@ def _kernels(dtype_name: str):
     ns.update({"_NORMAL": _NORMAL, "_NAN": _NAN, "_POSINF": _POSINF, "_DEAD": _DEAD, "_ZERO": _ZERO})
     ns.update(_bitcast_intrinsics())
     ns.update(_float32_constants())
+    ns["_BLOCK"] = 256
     if dtype_name == "float32":
         ns.update(T=np.float32, _bits=ns["_f32_bits"], _from_bits=ns["_f32_from_bits"])
         ns.update(_KEY_MIN=np.int32(-(2**31)), _SIGN_SHIFT=np.int32(31), _MAG_MASK=np.int32(2**31 - 1))
@@ -523,7 +563,12 @@ def _kernels(dtype_name: str):
         compiled[src.__name__] = ns[src.__name__] = numba.njit(cache=True, **options)(fn)
     ns["_exp"] = compiled["_exp32"] if dtype_name == "float32" else compiled["_exp64"]
     # `_exp` is resolved when the callers compile (lazily, on first call), after this assignment.
-    return types.SimpleNamespace(num_threads=numba.get_num_threads, **compiled)
+    return types.SimpleNamespace(
+        get_num_threads=numba.get_num_threads,
+        set_num_threads=numba.set_num_threads,
+        threading_layer=numba.threading_layer,
+        **compiled,
+    )
 
 
 def available() -> bool:
@@ -540,18 +585,46 @@ def _plan(rows: int, n: int, threads: int) -> int:
     return max(1, min(nch, n // _MIN_CHUNK))
 
 
+def _thread_safe(k) -> bool:
+    """numba's fallback 'workqueue' threading layer aborts the process on concurrent launches."""
+    if threading.current_thread() is threading.main_thread():
+        return True
+    try:
+        return k.threading_layer() != "workqueue"
+    except ValueError:  # no parallel launch yet, layer unknown: stay on the NumPy path
+        return False
+
+
 def _setup(z, axis):
-    """Kernels, the ``(rows, n)`` C-contiguous view of ``z`` with ``axis`` last, and the chunk plan."""
+    """Kernels, ``z`` with ``axis`` last, its C-contiguous ``(rows, n)`` view, and the launch plan."""
     if z.size < MIN_SIZE or z.dtype not in (np.float32, np.float64) or z.ndim == 0:
         return None
     k = _kernels(z.dtype.name)
-    if k is None:
+    if k is None or not _thread_safe(k):
         return None
     zl = np.moveaxis(z, axis, -1)
     n = zl.shape[-1]
     z2 = np.ascontiguousarray(zl).reshape(-1, n)
-    nch = _plan(z2.shape[0], n, k.num_threads())
-    return k, zl, z2, nch, -(-n // nch)
+    threads = k.get_num_threads()
+    serial = z.size < _SERIAL_SIZE and threads > 1
+    nch = _plan(z2.shape[0], n, 1 if serial else threads)
+    return k, zl, z2, (nch, -(-n // nch), serial)
+
+
+def _launch(k, plan, rows_kernel, split_kernel, z2, *args):
+    """Run the per-row or the split kernel, on one thread for small inputs."""
+    nch, clen, serial = plan
+    threads = k.get_num_threads()
+    if serial:
+        k.set_num_threads(1)  # thread-local, restored below
+    try:
+        if nch == 1:
+            rows_kernel(z2, *args)
+        else:
+            split_kernel(z2, *args, nch, clen)
+    finally:
+        if serial:
+            k.set_num_threads(threads)
 
 
 def softmax(z, axis, *, out=None, log=False):
@@ -578,7 +651,7 @@ def softmax(z, axis, *, out=None, log=False):
     setup = _setup(z, axis)
     if setup is None:
         return None
-    k, zl, z2, nch, clen = setup
+    k, zl, z2, plan = setup
     direct = (
         out is not None
         and out.dtype == z.dtype
@@ -588,10 +661,7 @@ def softmax(z, axis, *, out=None, log=False):
         and axis == z.ndim - 1
     )
     y2 = out.reshape(z2.shape) if direct else np.empty(z2.shape, z.dtype)
-    if nch == 1:
-        k._rows_softmax(z2, y2, log)
-    else:
-        k._split_softmax(z2, y2, log, nch, clen)
+    _launch(k, plan, k._rows_softmax, k._split_softmax, z2, y2, log)
     if direct:
         return out
     return np.moveaxis(y2.reshape(zl.shape), -1, axis)
@@ -618,7 +688,7 @@ def logsumexp(z, axis, *, out=None):
     setup = _setup(z, axis)
     if setup is None:
         return None
-    k, zl, z2, nch, clen = setup
+    k, zl, z2, plan = setup
     direct = (
         out is not None
         and out.dtype == z.dtype
@@ -627,10 +697,7 @@ def logsumexp(z, axis, *, out=None):
         and out.flags.writeable
     )
     flat = out.reshape(-1) if direct else np.empty(z2.shape[0], z.dtype)
-    if nch == 1:
-        k._rows_lse(z2, flat)
-    else:
-        k._split_lse(z2, flat, nch, clen)
+    _launch(k, plan, k._rows_lse, k._split_lse, z2, flat)
     return out if direct else flat
 
 
@@ -660,17 +727,17 @@ def cross_entropy_rows(z, labels, active):
     got = _ce_setup(z, labels, active)
     if got is None:
         return None
-    (k, zl, z2, nch, clen), lab, act = got
+    (k, zl, z2, plan), lab, act = got
     loss = np.empty(z2.shape[0], z.dtype)
-    if nch == 1:
-        k._rows_ce(z2, lab, act, loss)
-    else:
-        k._split_ce(z2, lab, act, loss, nch, clen)
+    _launch(k, plan, k._rows_ce, k._split_ce, z2, lab, act, loss)
     return loss.reshape(z.shape[:-1])
 
 
-def cross_entropy_grad_rows(z, labels, active):
-    """Per-row loss (as :func:`cross_entropy_rows`) and ``softmax(z) - onehot(label)``, zero where inactive.
+def cross_entropy_grad_rows(z, labels, active, *, scale=1.0):
+    """Per-row loss (as :func:`cross_entropy_rows`) and ``scale * (softmax(z) - onehot(label))``.
+
+    Rows that are not ``active`` get a zero gradient (and loss). ``scale`` (``1 / n`` for a mean)
+    is applied in the same pass, so the gradient is never rescaled in a second pass over memory.
 
     Returns
     -------
@@ -680,11 +747,8 @@ def cross_entropy_grad_rows(z, labels, active):
     got = _ce_setup(z, labels, active)
     if got is None:
         return None
-    (k, zl, z2, nch, clen), lab, act = got
+    (k, zl, z2, plan), lab, act = got
     loss = np.empty(z2.shape[0], z.dtype)
     grad = np.empty(z2.shape, z.dtype)
-    if nch == 1:
-        k._rows_ce_grad(z2, lab, act, loss, grad)
-    else:
-        k._split_ce_grad(z2, lab, act, loss, grad, nch, clen)
+    _launch(k, plan, k._rows_ce_grad, k._split_ce_grad, z2, lab, act, float(scale), loss, grad)
     return loss.reshape(z.shape[:-1]), grad.reshape(z.shape)

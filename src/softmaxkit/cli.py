@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from ._argtypes import finite_float, positive_float
+
 __all__ = ["main", "CLIError"]
 
 
@@ -36,26 +38,6 @@ def _cmd_demo(args) -> int:
     return run_demo(args)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"logits must be finite numbers, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -65,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("softmax", help="print softmax probabilities of the given logits")
-    p.add_argument("logits", nargs="+", type=_finite_float, help="logits, e.g. 1.6 3.1 0.5")
-    p.add_argument("--temperature", "-t", type=_positive_float, default=1.0, help="temperature T > 0 (default 1)")
+    p.add_argument("logits", nargs="+", type=finite_float, help="logits, e.g. 1.6 3.1 0.5")
+    p.add_argument("--temperature", "-t", type=positive_float, default=1.0, help="temperature T > 0 (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_softmax)
 
@@ -88,7 +70,10 @@ def _extra_commands():
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (status 2, message already printed) and --help (0)
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:

@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 
+from ._argtypes import closed_probability, open_probability, positive_float, positive_int
 from .cli import CLIError
 
 __all__ = ["register", "format_top_k"]
@@ -20,15 +21,15 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits", help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)")
     p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
     p.add_argument("--model", choices=_MODEL_KINDS, default="mlp")
-    p.add_argument("--epochs", type=_positive_int, default=20)
-    p.add_argument("--batch-size", type=_positive_int, default=128)
-    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 1e-3, sgd 0.05)")
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: adam 1e-3, sgd 0.05)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--hidden", default="256,128", help="MLP hidden sizes, comma-separated (default 256,128)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--patience", type=_positive_int, default=5, help="early-stopping patience in epochs")
+    p.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience in epochs")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of the training set held out (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="model.skm", help="where to save the model (default model.skm)")
@@ -41,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits")
     p.add_argument("--root", default=None)
     p.add_argument("--plots", default=None, help="directory for PNGs (default: beside the model)")
-    p.add_argument("--alpha", type=float, default=0.1,
+    p.add_argument("--alpha", type=open_probability, default=0.1,
                    help="conformal prediction sets with coverage >= 1 - ALPHA, fitted on the validation split (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
@@ -49,30 +50,12 @@ def register(sub) -> None:
     p = sub.add_parser("predict", help="class probabilities for images or a .npy batch")
     p.add_argument("model")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG, JPEG, ...) or .npy batches")
-    p.add_argument("--top", type=_positive_int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--top", type=positive_int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="invert grey images (default auto)")
-    p.add_argument("--reject-below", type=float, default=None, metavar="P",
+    p.add_argument("--reject-below", type=closed_probability, default=None, metavar="P",
                    help="answer 'none of the above' when the top probability is below P")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_predict)
-
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    from .cli import _positive_float as check
-
-    return check(text)
 
 
 def _load_data(args):
@@ -263,8 +246,6 @@ def _cmd_evaluate(args) -> int:
     )
     curve = accuracy_coverage_curve(summary["probs"], summary["labels"])
     ac_path = save_figure(plot_accuracy_coverage(curve.coverage, curve.accuracy), plots / f"{stem}.accuracy_coverage.png")
-    if not 0.0 < args.alpha < 1.0:
-        raise CLIError(f"--alpha must be in (0, 1), got {args.alpha}")
     sets = _conformal_summary(model, data, summary, args.alpha)
     levels = (1.0, 0.99, 0.95, 0.9, 0.8, 0.5)
     result = {k: v for k, v in summary.items() if k not in ("probs", "labels")}
@@ -368,8 +349,6 @@ def _cmd_predict(args) -> int:
         x, names = load_inputs(args.inputs, model.input_shape, invert=args.invert)
     except InputError as exc:
         raise CLIError(str(exc)) from None
-    if args.reject_below is not None and not 0.0 <= args.reject_below <= 1.0:
-        raise CLIError(f"--reject-below must be in [0, 1], got {args.reject_below}")
     probs = model.predict_proba(x).astype(np.float64)
     classes = [str(c) for c in (model.class_names or range(probs.shape[1]))]
     k = min(args.top, probs.shape[1])

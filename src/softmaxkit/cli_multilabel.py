@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from ._argtypes import non_negative_int, open_probability, positive_int
 from .cli import CLIError
 
 __all__ = ["register"]
@@ -25,48 +25,18 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits",
                    help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)")
     p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
-    p.add_argument("--epochs", type=_positive_int, default=10, help="training epochs per head (default 10)")
-    p.add_argument("--n-train", type=_positive_int, default=20000, help="training pair images (default 20000)")
-    p.add_argument("--n-test", type=_positive_int, default=4000, help="test pair images (default 4000)")
+    p.add_argument("--epochs", type=positive_int, default=10, help="training epochs per head (default 10)")
+    p.add_argument("--n-train", type=positive_int, default=20000, help="training pair images (default 20000)")
+    p.add_argument("--n-test", type=positive_int, default=4000, help="test pair images (default 4000)")
     p.add_argument("--hidden", default="256,128", help="MLP hidden sizes, comma-separated (default 256,128)")
-    p.add_argument("--threshold", type=_probability, default=0.5, help="yes/no threshold (default 0.5)")
+    p.add_argument("--threshold", type=open_probability, default=0.5, help="yes/no threshold (default 0.5)")
     p.add_argument("--p-single", type=float, default=0.2,
                    help="share of images with one digit and a blank half (default 0.2)")
-    p.add_argument("--examples", type=_non_negative_int, default=4, help="example predictions to show (default 4)")
+    p.add_argument("--examples", type=non_negative_int, default=4, help="example predictions to show (default 4)")
     p.add_argument("--plot", default=None, metavar="PNG", help="also save example images and probabilities here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_multilabel)
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
-
-
-def _probability(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text!r}")
-    return value
 
 
 def _cmd_multilabel(args) -> int:

@@ -289,12 +289,13 @@ def cross_entropy_and_grad(
     dtype = z.dtype
     n_classes = zl.shape[-1]
     if tgt.labels is not None and w is None and not label_smoothing and zl.size:
-        fast = _fast.cross_entropy_grad_rows(zl, tgt.labels, tgt.active)
+        denom = dtype.type(tgt.active.sum())
+        scale = 1.0 / float(denom) if reduction == "mean" and denom != 0 else 1.0  # applied in the kernel
+        fast = _fast.cross_entropy_grad_rows(zl, tgt.labels, tgt.active, scale=scale)
         if fast is not None:
             loss, grad = fast
-            denom = dtype.type(tgt.active.sum())
-            if reduction == "mean":  # ignored rows are exactly 0 already; divide in place
-                grad = _mean_grad(grad, denom, tgt.active) if denom == 0 else np.divide(grad, denom, out=grad)
+            if reduction == "mean" and denom == 0:
+                grad = _mean_grad(grad, denom, tgt.active)
             out = _reduce(loss.astype(dtype), denom, reduction)
             return _cast_loss(out, result_dtype), np.moveaxis(grad, -1, ax).astype(result_dtype, copy=False)
     logp = log_softmax(zl, axis=-1)

@@ -1,7 +1,7 @@
-"""numba kernels for the memory-bound parts of the network (max pooling), with a NumPy fallback.
+"""numba kernels: max pooling (NumPy strided comparisons are ~20x slower) and the fused SGD update.
 
 numba is imported lazily on first use; the kernels are compiled once per dtype with
-``njit(parallel=True, cache=True)``. :func:`get` returns None when numba is unavailable, and callers
+``njit(cache=True)`` (serial: pooling is memory-bound, and thread start-up would dominate small batches). :func:`get` returns None when numba is unavailable, and callers
 then use their NumPy code path (same results).
 """
 
@@ -20,11 +20,11 @@ def get():
     except ImportError:  # pragma: no cover - numba is a dependency, but stay usable without it
         return None
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True)
     def maxpool_forward(x, kh, kw, sh, sw, y, argmax):  # pragma: no cover - compiled
         n, c = x.shape[0], x.shape[1]
         ho, wo = y.shape[2], y.shape[3]
-        for plane in numba.prange(n * c):
+        for plane in range(n * c):
             b, ch = plane // c, plane % c
             for r in range(ho):
                 for q in range(wo):
@@ -39,11 +39,11 @@ def get():
                     y[b, ch, r, q] = best
                     argmax[b, ch, r, q] = where
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True)
     def maxpool_backward(g, argmax, kw, sh, sw, gx):  # pragma: no cover - compiled
         n, c = g.shape[0], g.shape[1]
         ho, wo = g.shape[2], g.shape[3]
-        for plane in numba.prange(n * c):
+        for plane in range(n * c):
             b, ch = plane // c, plane % c
             for r in range(ho):
                 for q in range(wo):
@@ -81,7 +81,21 @@ def get():
                         k = argmax[b, ch, r, q]
                         gx[b, ch, 2 * r + k // 2, 2 * q + k % 2] = g[b, ch, r, q]
 
+    @numba.njit(cache=True, nogil=True)
+    def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first):  # pragma: no cover - compiled
+        # One fused pass of torch.optim.SGD's update (flat, same-dtype arrays, dtype-typed scalars).
+        for i in range(p.size):
+            d = g[i]
+            if weight_decay != 0:
+                d = d + weight_decay * p[i]
+            if momentum != 0:
+                b = d if first else momentum * buf[i] + d
+                buf[i] = b
+                d = d + momentum * b if nesterov else b
+            p[i] -= lr * d
+
     return {
+        "sgd_update": sgd_update,
         "maxpool_forward": maxpool_forward, "maxpool_backward": maxpool_backward,
         "maxpool2_forward": maxpool2_forward, "maxpool2_backward": maxpool2_backward,
     }

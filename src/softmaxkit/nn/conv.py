@@ -262,7 +262,8 @@ class MaxPool2D(Layer):
         for k in range(1, kh * kw):
             window = _offsets(x, k // kw, k % kw, self.stride, (ho, wo))
             if training:
-                better = window > y  # strict: ties keep the first maximum, as PyTorch does
+                # strict: ties keep the first maximum, as PyTorch does; a NaN propagates
+                better = (window > y) | (np.isnan(window) & ~np.isnan(y))
                 np.copyto(y, window, where=better)
                 np.copyto(argmax, k, where=better)
             else:

@@ -63,6 +63,8 @@ class Sequential:
         JSON-able description of the calibration, saved with the model.
     metadata : dict
         JSON-able free-form information (dataset, training settings, ...), saved with the model.
+        NumPy scalars and arrays are converted to numbers and lists; NaN and infinities are kept
+        (written as Python's JSON extensions ``NaN``/``Infinity``).
 
     Examples
     --------
@@ -272,13 +274,20 @@ class Sequential:
             if type(layer).__name__ not in LAYER_TYPES or LAYER_TYPES[type(layer).__name__] is not type(layer):
                 raise TypeError(f"Sequential.save: {type(layer).__name__} is not a registered layer type")
         try:
-            header = json.dumps(self._header(), allow_nan=False)
+            header = json.dumps(self._header(), default=_json_default)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Sequential.save: metadata/calibration must be JSON-able: {exc}") from exc
         arrays = {name: param for param, _, name in self.parameters()}
         arrays[_HEADER_KEY] = np.array(header)
         with atomic_write(path) as f:
             _write_npz(f, arrays)
+
+
+def _json_default(value):
+    """Let NumPy scalars and arrays in metadata/calibration be saved as plain JSON numbers and lists."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _write_npz(f, arrays: dict) -> None:

@@ -5,7 +5,8 @@ give the same trajectories. Each optimizer has one method, ``step(model)``, whic
 parameter of ``model`` in place from the gradients its last ``backward`` left in ``grads``; ``lr`` is a
 plain attribute that a schedule may set before each step. All arithmetic stays in the parameters'
 dtype: the learning rate and other constants are cast to it, so a Python or float64 scalar never
-upcasts a float32 step.
+upcasts a float32 step. With numba installed, SGD updates each parameter in one fused pass (the same
+equations; the NumPy code path is the fallback and is used for Adam, where it is faster).
 
 Weight decay: :class:`SGD` and :class:`Adam` add ``weight_decay * param`` to the gradient (L2, as in
 PyTorch); :class:`AdamW` decays the weights directly, ``param *= 1 - lr * weight_decay`` (decoupled, as in
@@ -17,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from . import _kernels
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineSchedule", "StepSchedule"]
 
@@ -56,6 +59,13 @@ class _Optimizer:
             self._update(param, grad, name)
 
 
+def _fast_path(param: np.ndarray, grad: np.ndarray):
+    """The numba kernels when they can update ``param`` in one fused pass, else None (NumPy path)."""
+    if param.dtype != grad.dtype or not (param.flags.c_contiguous and grad.flags.c_contiguous):
+        return None
+    return _kernels.get()
+
+
 class SGD(_Optimizer):
     r"""Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
 
@@ -93,6 +103,13 @@ class SGD(_Optimizer):
     def _update(self, param, grad, name):
         t = param.dtype.type
         slots = self._slots(name, param, "buf")
+        fast = _fast_path(param, grad)
+        if fast is not None:
+            first = not slots.get("started")
+            slots["started"] = True
+            fast["sgd_update"](param.reshape(-1), grad.reshape(-1), slots["buf"].reshape(-1), t(self.lr),
+                               t(self.momentum), t(self.weight_decay), self.nesterov, first)
+            return
         scratch = slots["scratch"]
         g = grad
         if self.weight_decay:
