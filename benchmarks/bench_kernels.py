@@ -23,13 +23,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import statistics
 import time
 
-import numpy as np
+# numba and torch each bring an OpenMP runtime with its own thread pool. By default idle OpenMP
+# threads spin for a while after each parallel region, so with both pools in one process on a few
+# cores every call of one library competes with the other's spinning threads (timings jump by whole
+# scheduler slices). Passive waiting, set before either runtime starts, keeps the comparison fair.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import softmaxkit as skm
+import numpy as np  # noqa: E402
+
+import softmaxkit as skm  # noqa: E402
 
 SHAPES = [(8192, 10), (4096, 1000), (256, 32000), (64, 262144), (16384, 4096)]
 QUICK_SHAPES = [(4096, 1000), (256, 32000), (64, 262144)]
@@ -165,8 +172,9 @@ def floor_method(op, z):
     return {"floor": lambda: np.copyto(dst, z)}
 
 
-def time_interleaved(methods, repeats, budget_s):
-    """Median seconds per method: one warm-up call each, then rounds of one call per method."""
+def time_interleaved(methods, repeats, budget_s, stat=statistics.median):
+    """Seconds per method (``stat`` of the rounds, median by default): one warm-up call each, then
+    rounds of one call per method."""
     times = {name: [] for name in methods}
     start = time.perf_counter()
     for fn in methods.values():
@@ -178,7 +186,7 @@ def time_interleaved(methods, repeats, budget_s):
             times[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget_s:
             break
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {name: stat(ts) for name, ts in times.items()}
 
 
 def moved_bytes(op, z):
@@ -190,7 +198,7 @@ def moved_bytes(op, z):
 COLUMNS = ["numpy", "scipy", "torch", "torch out=", "skm", "skm out=", "floor"]
 
 
-def run(shapes, dtypes, ops, repeats, budget_s):
+def run(shapes, dtypes, ops, repeats, budget_s, stat=statistics.median):
     rng = np.random.default_rng(0)
     results = []
     for dtype in dtypes:
@@ -204,7 +212,7 @@ def run(shapes, dtypes, ops, repeats, budget_s):
                 methods.update(torch_methods(op, z, labels))
                 methods.update(skm_methods(op, z, labels))
                 methods.update(floor_method(op, z))
-                med = time_interleaved(methods, repeats, budget_s)
+                med = time_interleaved(methods, repeats, budget_s, stat)
                 results.append({"op": op, "dtype": np.dtype(dtype).name, "shape": shape, "ms": med, "bytes": moved_bytes(op, z)})
     return results
 
@@ -253,6 +261,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", nargs="+", choices=OPS, default=OPS)
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")
+    parser.add_argument(
+        "--stat", choices=["median", "min"], default="median", help="statistic of the rounds (min on a noisy machine)"
+    )
     args = parser.parse_args(argv)
 
     import numba
@@ -269,12 +280,13 @@ def main(argv=None) -> int:
         z = np.ones((64, 1024), dtype)
         skm.softmax(z), skm.log_softmax(z), skm.logsumexp(z), skm.cross_entropy_and_grad(z, np.zeros(64, int))
         skm.cross_entropy(z, np.zeros(64, int))
-    results = run(shapes, dtypes, args.ops, repeats, budget_s=4.0 if args.quick else 10.0)
+    stat = statistics.median if args.stat == "median" else min
+    results = run(shapes, dtypes, args.ops, repeats, budget_s=4.0 if args.quick else 10.0, stat=stat)
     versions = f"numpy {np.__version__}, numba {numba.__version__}"
     if torch is not None:
         versions += f", torch {torch.__version__}"
-    print(f"{cpu_model()}, {threads} threads (numba and torch); {versions}; "
-          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; median of {repeats} interleaved runs")
+    print(f"{cpu_model()}, {threads} threads (numba and torch), OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {versions}; "
+          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs")
     print_table(results, args.markdown)
     print()
     print("floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "
