@@ -13,10 +13,13 @@ warm-up call each, and the median time is reported:
   the floor is half a copy of the logits (reading them once).
 
 GB/s counts bytes read plus bytes written by the operation itself (logits in, result out).
+``torch._softmax(..., out=)`` / ``torch._log_softmax(..., out=)`` are the ATen out= variants.
+``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` here (see the comment below the imports).
 
     python benchmarks/bench_kernels.py                   # all shapes, float32 and float64
     python benchmarks/bench_kernels.py --quick           # fewer shapes and repeats
     python benchmarks/bench_kernels.py --dtype float32 --markdown
+    python benchmarks/bench_kernels.py --stat min         # minimum instead of median (noisy machine)
 """
 
 from __future__ import annotations
