@@ -84,18 +84,20 @@ def main(argv=None) -> int:
     for data_name, val_probs, y_val, test_probs, y in conformal_rows:
         probs_all = np.concatenate([val_probs, test_probs])
         y_all = np.concatenate([y_val, y])
-        for score in ("lac", "aps"):
+        for score, randomized in (("lac", False), ("aps", False), ("aps", True)):
             for alpha in (0.1, 0.05, 0.01):
                 cov, size = [], []
                 for _ in range(20):
                     order = rng.permutation(len(y_all))
                     cal, held = order[: len(y_val)], order[len(y_val):]
-                    sets = SplitConformal(score).fit(probs_all[cal], y_all[cal], alpha=alpha).predict_sets(probs_all[held])
+                    conformal = SplitConformal(score, randomized=randomized, random_state=rng) if randomized else SplitConformal(score)
+                    sets = conformal.fit(probs_all[cal], y_all[cal], alpha=alpha).predict_sets(probs_all[held])
                     cov.append(coverage(sets, y_all[held]))
                     size.append(average_set_size(sets))
                 c = float(np.mean(cov))
                 inside = 1 - alpha - 0.01 <= c <= 1 - alpha + 0.03
-                print(f"| {data_name} | {score} | {alpha} | {c:.2%} | [{1 - alpha - 0.01:.0%}, {1 - alpha + 0.03:.0%}]"
+                label = f"{score} (randomized)" if randomized else score
+                print(f"| {data_name} | {label} | {alpha} | {c:.2%} | [{1 - alpha - 0.01:.0%}, {1 - alpha + 0.03:.0%}]"
                       f"{'' if inside else ' MISSED'} | {np.mean(size):.2f} |")
     print()
     for data_name, ok, before, after in verdicts:
