@@ -102,8 +102,9 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
     if tgt.labels is not None:
         picked = np.take_along_axis(logp, tgt.labels[..., None], axis=-1)[..., 0]
         w_y = np.ones(tgt.labels.shape, dtype) if weight is None else weight[tgt.labels]
+        with np.errstate(invalid="ignore"):  # ignored rows may hold 0 * -inf; they are masked to 0 here
+            loss = np.where(tgt.active, 0.0 - w_y * picked, 0).astype(dtype)  # 0.0 - x: a sure hit costs +0
         w_y = np.where(tgt.active, w_y, 0).astype(dtype)
-        loss = np.where(tgt.active, 0.0 - w_y * picked, 0).astype(dtype)  # 0.0 - x: a sure hit costs +0, not -0
         if label_smoothing:
             eps = dtype.type(label_smoothing)
             smooth = -(logp.sum(axis=-1) if weight is None else logp @ weight)
