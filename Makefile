@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow test-torch bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,17 @@ test: $(STAMP_DEV)
 test-slow: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q -m slow tests
 
+# The default suite plus the comparisons against PyTorch (installs the bench extra: torch==2.13.0 CPU).
+test-torch: $(STAMP_DEV)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pytest -q -n 2 src tests
+
 bench: $(STAMP_DEV)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_kernels.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_accuracy.py --keep runs/bench
+	$(BIN)/python benchmarks/bench_calibration.py --models runs/bench
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

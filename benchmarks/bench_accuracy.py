@@ -21,7 +21,7 @@ from pathlib import Path
 RECIPES = [
     # name, bar, CLI arguments
     ("digits mlp", 0.97, "--data digits --model mlp --epochs 60 --batch-size 32 --lr 1e-3 --dropout 0.2 --patience 15"),
-    ("mnist logistic", 0.92, "--data mnist --model logistic --epochs 10 --lr 1e-3"),
+    ("mnist logistic", 0.92, "--data mnist --model logistic --epochs 20 --lr 3e-3"),
     ("mnist mlp", 0.980, "--data mnist --model mlp --epochs 20 --dropout 0.2 --lr 1e-3 --patience 20"),
     ("mnist cnn", 0.990, "--data mnist --model cnn --epochs 8 --lr 1e-3 --patience 20"),
     ("fashion-mnist mlp", 0.88, "--data fashion-mnist --model mlp --epochs 30 --dropout 0.2 --lr 1e-3 --patience 30"),

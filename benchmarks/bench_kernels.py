@@ -1,8 +1,8 @@
 """Kernel speed: softmaxkit's fused numba kernels against NumPy, SciPy, PyTorch CPU and the memory floor.
 
 For each operation (softmax, log_softmax, logsumexp, cross-entropy, cross-entropy forward + gradient),
-dtype and shape, every method runs in the same process, interleaved (a, b, c, a, b, c, ...) after a
-warm-up call each, and the median time is reported:
+dtype and shape, every method runs in the same process, interleaved in rotating order (a, b, c, b, c,
+a, c, a, b, ...) after a warm-up call each, and the median time is reported:
 
 - ``numpy``: the naive NumPy formula (max-shifted, temporaries allocated),
 - ``scipy``: ``scipy.special.softmax`` / ``log_softmax`` / ``logsumexp`` (where it has one),
@@ -20,6 +20,7 @@ GB/s counts bytes read plus bytes written by the operation itself (logits in, re
     python benchmarks/bench_kernels.py --quick           # fewer shapes and repeats
     python benchmarks/bench_kernels.py --dtype float32 --markdown
     python benchmarks/bench_kernels.py --stat min         # minimum instead of median (noisy machine)
+    python benchmarks/bench_kernels.py --shapes 8192x10   # only the given shapes
 """
 
 from __future__ import annotations
@@ -177,13 +178,17 @@ def floor_method(op, z):
 
 def time_interleaved(methods, repeats, budget_s, stat=statistics.median):
     """Seconds per method (``stat`` of the rounds, median by default): one warm-up call each, then
-    rounds of one call per method."""
+    rounds of one call per method, the order rotated by one each round."""
     times = {name: [] for name in methods}
     start = time.perf_counter()
     for fn in methods.values():
         fn()
+    names = list(methods)
     for r in range(repeats):
-        for name, fn in methods.items():
+        # Rotate the order each round: a call right after another library's multi-threaded call
+        # pays for its threads (wake-up, cache), and no method should always be the one that pays.
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn = methods[name]
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -262,6 +267,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     parser.add_argument("--ops", nargs="+", choices=OPS, default=OPS)
+    parser.add_argument(
+        "--shapes", nargs="+", default=None, metavar="RxN", help="shapes to run, e.g. --shapes 8192x10 4096x1000"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")
     parser.add_argument(
@@ -276,6 +284,8 @@ def main(argv=None) -> int:
     if torch is not None:
         torch.set_num_threads(threads)
     shapes = QUICK_SHAPES if args.quick else SHAPES
+    if args.shapes:
+        shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes]
     repeats = args.repeats or (3 if args.quick else 7)
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     # Compile (or load from the on-disk cache) before timing anything.

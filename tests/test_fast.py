@@ -328,3 +328,93 @@ def test_log_softmax_near_one_is_relatively_accurate(mode, dtype):
         want = -float(mpmath.log1p(rest))
         assert abs(got[r, 0] - want) <= 4 * np.spacing(np.abs(dtype(want)))
         assert lse[r] == dtype(10.0 + float(mpmath.log1p(rest)))
+
+
+# Narrow mode (few classes): blocks of rows transposed so that the loops run across rows.
+
+
+def narrow_rows(dtype, n, rows=300, seed=0):
+    """``rows`` random rows of ``n`` classes, with the edge cases (that fit in ``n``) among them."""
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((rows, n)) * 4).astype(dtype)
+    big = np.finfo(dtype).max / 4
+    last = n - 1
+    z[0, 0] = np.inf
+    z[1, [0, last]] = np.inf
+    z[2] = -np.inf
+    z[3, last] = np.nan
+    z[4] = -np.inf
+    z[4, 0] = np.nan
+    z[5, [0, last]] = [np.nan, np.inf] if n > 1 else [np.nan]
+    z[6] = -np.inf
+    z[6, last] = 2.0
+    z[7] *= 1e4
+    z[8] += big
+    z[9, ::2] = -np.inf
+    z[10] = 0.0
+    z[11, 0] = 80.0
+    z[12, 1::3] = -big
+    z[13, [0, last]] = [big, -big] if n > 1 else [big]
+    z[14, 0] = np.inf
+    z[14, last] = -np.inf if n > 1 else np.inf
+    z[15] = np.linspace(-200, 0, n).astype(dtype)
+    z[130, last] = np.nan  # edge cases in later blocks too
+    z[257, 0] = np.inf
+    z[299] = -np.inf
+    return z
+
+
+@pytest.fixture(params=[False, True], ids=["blocks", "tiny-blocks"])
+def narrow_blocks(request, monkeypatch):
+    """Default block sizes, or blocks of 7 rows and tasks of 3 blocks (many parallel tasks, ragged ends)."""
+    if request.param:
+        monkeypatch.setattr(_fast, "_NARROW_BLOCK", 7)
+        monkeypatch.setattr(_fast, "_NARROW_GROUP", 3)
+    return request.param
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 32])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_rows_match_numpy(mode, narrow_blocks, dtype, n):
+    z = narrow_rows(dtype, n)
+    assert n <= _fast._NARROW
+    for log, func in ((False, softmax), (True, log_softmax)):
+        want = reference(func, z)
+        assert_agree(_fast.softmax(z, 1, log=log), want, dtype)
+        out = np.full_like(z, 123.0)
+        assert func(z, out=out) is out
+        assert_agree(out, want, dtype)
+    want = reference(logsumexp, z)
+    assert_agree(_fast.logsumexp(z, 1), want, dtype)
+    out = np.empty(z.shape[0], dtype)
+    assert logsumexp(z, out=out) is out
+    assert_agree(out, want, dtype)
+    labels = np.random.default_rng(5).integers(0, n, z.shape[0])
+    labels[0] = labels[14] = 0  # +inf label
+    if n > 1:
+        labels[1] = 1 if n > 2 else 0
+        labels[14] = last = n - 1  # -inf label in a row holding +inf
+        labels[1] = last - 1 if n > 2 else 0
+    active = np.ones(len(labels), bool)
+    active[[20, 131]] = False
+    want_loss = np.where(active, reference(cross_entropy, z, labels, reduction="none"), 0).astype(dtype)
+    assert_agree(_fast.cross_entropy_rows(z, labels, active), want_loss, dtype)
+    loss, grad = _fast.cross_entropy_grad_rows(z, labels, active, scale=0.5)
+    _, want_grad = reference(cross_entropy_and_grad, z, np.where(active, labels, -1), ignore_index=-1, reduction="sum")
+    assert_agree(loss, want_loss, dtype)
+    assert_agree(grad, want_grad * dtype(0.5), dtype)
+    assert not grad[[20, 131]].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_log_softmax_near_one(dtype):
+    """The log1p of the rest keeps log p of a probability near 1 relatively accurate in narrow mode too."""
+    z = np.array([[30.0, -10.0, -12.0, -np.inf], [0.0, -40.0, -45.0, -50.0]] * 20000, dtype)
+    got = log_softmax(z)
+    lse = logsumexp(z)
+    rest = np.exp(z[:2, 1:].astype(np.float64) - z[:2, :1]).sum(axis=1)
+    for r in range(2):
+        want = -np.log1p(rest[r])
+        assert abs(got[r, 0] - want) <= 4 * np.spacing(np.abs(dtype(want)))
+        want_lse = float(z[r, 0]) + np.log1p(rest[r])
+        assert abs(lse[r] - want_lse) <= 4 * np.spacing(np.abs(dtype(want_lse)))

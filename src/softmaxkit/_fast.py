@@ -55,6 +55,12 @@ _MIN_CHUNK = 8192
 #: ... and at most this long, so a chunk's second pass still hits the core's L2 cache.
 _MAX_CHUNK = 65536
 
+#: Rows of at most this many classes run in narrow mode (loops across blocks of rows).
+_NARROW = 32
+#: Narrow mode: rows per transposed block, and blocks per parallel task.
+_NARROW_BLOCK = 128
+_NARROW_GROUP = 16
+
 # Row states after the statistics pass (_ZERO: an ignored row of the cross-entropy gradient).
 _NORMAL, _NAN, _POSINF, _DEAD, _ZERO = 0, 1, 2, 3, 4
 
@@ -455,6 +461,166 @@ def _split_ce_grad(z, labels, active, scale, loss, grad, nch, clen):
             grad[r, labels[r]] = _label_grad(z[r, labels[r]], states[r], ms[r], values[r], scale)
 
 
+# --------------------------------------------------------------------------------------------
+# Narrow mode (few classes, e.g. a classifier head): blocks of rows are transposed into a small
+# buffer, so that every loop runs across rows (SIMD lanes = rows) instead of along a short row.
+# Rows without a finite maximum or with a NaN fall back to the per-row code above.
+# --------------------------------------------------------------------------------------------
+
+
+def _narrow_stats(z, r0, b, tb, m, rest, cnt, store):
+    """Rows ``r0:r0+b`` of ``z``: ``m`` = row max, ``rest``/``cnt`` as :func:`_seg_sum` (in ``T``).
+
+    ``tb[j, i]`` receives ``z[r0 + i, j]``, replaced by ``exp(z - m)`` when ``store``.
+    """
+    n = z.shape[1]
+    for i in range(b):  # row by row: contiguous reads (a strided gather across rows is slower)
+        mi = T(-np.inf)
+        for j in range(n):
+            v = z[r0 + i, j]
+            tb[j, i] = v
+            mi = v if v > mi else mi
+        m[i] = mi
+        rest[i] = T(0.0)
+        cnt[i] = T(0.0)
+    for j in range(n):
+        for i in range(b):
+            d = tb[j, i] - m[i]
+            e = _exp(d)
+            if store:
+                tb[j, i] = e
+            rest[i] += e if d != T(0.0) else T(0.0)
+            cnt[i] += T(1.0) if d == T(0.0) else T(0.0)
+
+
+def _narrow_ok(mi, ri):
+    return mi > T(-np.inf) and mi < T(np.inf) and ri == ri
+
+
+def _narrow_value(ri, ci):
+    return (np.float64(ci) - 1.0) + np.float64(ri)
+
+
+def _narrow_softmax(z, y, log, nb, gb):
+    rows, n = z.shape
+    nblk = (rows + nb - 1) // nb
+    ngrp = (nblk + gb - 1) // gb
+    for g in prange(ngrp):
+        tb = np.empty((n, nb), z.dtype)
+        m = np.empty(nb, z.dtype)
+        rest = np.empty(nb, z.dtype)
+        cnt = np.empty(nb, z.dtype)
+        a = np.empty(nb, z.dtype)
+        for blk in range(g * gb, min((g + 1) * gb, nblk)):
+            r0 = blk * nb
+            b = min(nb, rows - r0)
+            _narrow_stats(z, r0, b, tb, m, rest, cnt, not log)
+            for i in range(b):
+                if _narrow_ok(m[i], rest[i]):
+                    value = _narrow_value(rest[i], cnt[i])
+                    a[i] = T(math.log1p(value)) if log else T(1.0 / (1.0 + value))
+                else:
+                    r = r0 + i
+                    state, mr, value = _row_stats(z[r])
+                    pa, at_inf, elsewhere = _row_params(state, value, log, 1.0)
+                    _seg_write(z[r], y[r], 0, n, state, mr, pa, at_inf, elsewhere, log)
+            if log:
+                _narrow_write_log(z, y, r0, b, m, rest, a)
+            else:
+                for i in range(b):
+                    if _narrow_ok(m[i], rest[i]):
+                        for j in range(n):
+                            y[r0 + i, j] = tb[j, i] * a[i]
+
+
+def _narrow_write_log(z, y, r0, b, m, rest, a):
+    """``y = (z - m) - a`` for the normal rows, strictly (compiled without fastmath)."""
+    n = z.shape[1]
+    for i in range(b):
+        if _narrow_ok(m[i], rest[i]):
+            for j in range(n):
+                y[r0 + i, j] = (z[r0 + i, j] - m[i]) - a[i]
+
+
+def _narrow_lse(z, out, nb, gb):
+    rows, n = z.shape
+    nblk = (rows + nb - 1) // nb
+    ngrp = (nblk + gb - 1) // gb
+    for g in prange(ngrp):
+        tb = np.empty((n, nb), z.dtype)
+        m = np.empty(nb, z.dtype)
+        rest = np.empty(nb, z.dtype)
+        cnt = np.empty(nb, z.dtype)
+        for blk in range(g * gb, min((g + 1) * gb, nblk)):
+            r0 = blk * nb
+            b = min(nb, rows - r0)
+            _narrow_stats(z, r0, b, tb, m, rest, cnt, False)
+            for i in range(b):
+                if _narrow_ok(m[i], rest[i]):
+                    out[r0 + i] = T(np.float64(m[i]) + math.log1p(_narrow_value(rest[i], cnt[i])))
+                else:
+                    state, mr, value = _row_stats(z[r0 + i])
+                    out[r0 + i] = _lse_value(state, mr, value)
+
+
+def _narrow_ce(z, labels, active, loss, nb, gb):
+    rows, n = z.shape
+    nblk = (rows + nb - 1) // nb
+    ngrp = (nblk + gb - 1) // gb
+    for g in prange(ngrp):
+        tb = np.empty((n, nb), z.dtype)
+        m = np.empty(nb, z.dtype)
+        rest = np.empty(nb, z.dtype)
+        cnt = np.empty(nb, z.dtype)
+        for blk in range(g * gb, min((g + 1) * gb, nblk)):
+            r0 = blk * nb
+            b = min(nb, rows - r0)
+            _narrow_stats(z, r0, b, tb, m, rest, cnt, False)
+            for i in range(b):
+                r = r0 + i
+                if not active[r]:
+                    loss[r] = T(0.0)
+                elif _narrow_ok(m[i], rest[i]):
+                    loss[r] = T(0.0) - _pick_logp(z[r], labels[r], _NORMAL, m[i], _narrow_value(rest[i], cnt[i]))
+                else:
+                    state, mr, value = _row_stats(z[r])
+                    loss[r] = T(0.0) - _pick_logp(z[r], labels[r], state, mr, value)
+
+
+def _narrow_ce_grad(z, labels, active, scale, loss, grad, nb, gb):
+    rows, n = z.shape
+    nblk = (rows + nb - 1) // nb
+    ngrp = (nblk + gb - 1) // gb
+    for g in prange(ngrp):
+        tb = np.empty((n, nb), z.dtype)
+        m = np.empty(nb, z.dtype)
+        rest = np.empty(nb, z.dtype)
+        cnt = np.empty(nb, z.dtype)
+        for blk in range(g * gb, min((g + 1) * gb, nblk)):
+            r0 = blk * nb
+            b = min(nb, rows - r0)
+            _narrow_stats(z, r0, b, tb, m, rest, cnt, True)
+            for i in range(b):
+                r = r0 + i
+                if not active[r]:
+                    loss[r] = T(0.0)
+                    grad[r, :] = T(0.0)
+                    continue
+                if _narrow_ok(m[i], rest[i]):
+                    state = _NORMAL
+                    mr = m[i]
+                    value = _narrow_value(rest[i], cnt[i])
+                    s = T(scale / (1.0 + value))
+                    for j in range(n):
+                        grad[r, j] = tb[j, i] * s
+                else:
+                    state, mr, value = _row_stats(z[r])
+                    pa, at_inf, elsewhere = _row_params(state, value, False, scale)
+                    _seg_write(z[r], grad[r], 0, n, state, mr, pa, at_inf, elsewhere, False)
+                loss[r] = T(0.0) - _pick_logp(z[r], labels[r], state, mr, value)
+                grad[r, labels[r]] = _label_grad(z[r, labels[r]], state, mr, value, scale)
+
+
 # (source function, njit options) in dependency order: callees before callers.
 _SOURCES = (
     (_exp64, {"fastmath": set(_FM_EXP)}),
@@ -486,7 +652,19 @@ _SOURCES = (
     (_split_lse, {}),
     (_split_ce, {}),
     (_split_ce_grad, {}),
+    (_narrow_stats, {"fastmath": set(_FM)}),
+    (_narrow_ok, {}),
+    (_narrow_value, {}),
+    (_narrow_write_log, {}),
+    (_narrow_softmax, {"parallel": True}),
+    (_narrow_lse, {"parallel": True}),
+    (_narrow_ce, {"parallel": True}),
+    (_narrow_ce_grad, {"parallel": True}),
 )
+
+
+#: Kernels also compiled without ``parallel`` for the one-thread launches (small inputs).
+_SERIAL_TWINS = ("_narrow_softmax", "_narrow_lse", "_narrow_ce", "_narrow_ce_grad")
 
 
 def _bitcast_intrinsics():
@@ -561,6 +739,11 @@ def _kernels(dtype_name: str):
         # A distinct name per dtype keeps the two dtypes' cache files apart.
         fn.__qualname__ = f"{src.__qualname__}_{dtype_name}"
         compiled[src.__name__] = ns[src.__name__] = numba.njit(cache=True, **options)(fn)
+        if src.__name__ in _SERIAL_TWINS:
+            # A one-thread twin (prange runs as range): no threading-layer launch, no thread-count switch.
+            twin = types.FunctionType(src.__code__, ns, src.__name__, src.__defaults__, src.__closure__)
+            twin.__qualname__ = f"{src.__qualname__}_serial_{dtype_name}"
+            compiled[src.__name__ + "_serial"] = numba.njit(cache=True, **{**options, "parallel": False})(twin)
     ns["_exp"] = compiled["_exp32"] if dtype_name == "float32" else compiled["_exp64"]
     # `_exp` is resolved when the callers compile (lazily, on first call), after this assignment.
     return types.SimpleNamespace(
@@ -602,23 +785,29 @@ def _setup(z, axis):
     k = _kernels(z.dtype.name)
     if k is None or not _thread_safe(k):
         return None
-    zl = np.moveaxis(z, axis, -1)
+    zl = z if axis == z.ndim - 1 else np.moveaxis(z, axis, -1)
     n = zl.shape[-1]
-    z2 = np.ascontiguousarray(zl).reshape(-1, n)
+    z2 = (zl if zl.flags.c_contiguous else np.ascontiguousarray(zl)).reshape(-1, n)
     threads = k.get_num_threads()
     serial = z.size < _SERIAL_SIZE and threads > 1
     nch = _plan(z2.shape[0], n, 1 if serial else threads)
     return k, zl, z2, (nch, -(-n // nch), serial)
 
 
-def _launch(k, plan, rows_kernel, split_kernel, z2, *args):
-    """Run the per-row or the split kernel, on one thread for small inputs."""
+def _launch(k, plan, kernels, z2, *args):
+    """Run the narrow, per-row or split kernel of ``kernels``, on one thread for small inputs."""
+    narrow_kernel, narrow_serial, rows_kernel, split_kernel = kernels
     nch, clen, serial = plan
+    if nch == 1 and z2.shape[1] <= _NARROW and serial:
+        narrow_serial(z2, *args, _NARROW_BLOCK, _NARROW_GROUP)
+        return
     threads = k.get_num_threads()
     if serial:
         k.set_num_threads(1)  # thread-local, restored below
     try:
-        if nch == 1:
+        if nch == 1 and z2.shape[1] <= _NARROW:
+            narrow_kernel(z2, *args, _NARROW_BLOCK, _NARROW_GROUP)
+        elif nch == 1:
             rows_kernel(z2, *args)
         else:
             split_kernel(z2, *args, nch, clen)
@@ -661,10 +850,11 @@ def softmax(z, axis, *, out=None, log=False):
         and axis == z.ndim - 1
     )
     y2 = out.reshape(z2.shape) if direct else np.empty(z2.shape, z.dtype)
-    _launch(k, plan, k._rows_softmax, k._split_softmax, z2, y2, log)
+    _launch(k, plan, (k._narrow_softmax, k._narrow_softmax_serial, k._rows_softmax, k._split_softmax), z2, y2, log)
     if direct:
         return out
-    return np.moveaxis(y2.reshape(zl.shape), -1, axis)
+    y = y2.reshape(zl.shape)
+    return y if axis == z.ndim - 1 else np.moveaxis(y, -1, axis)
 
 
 def logsumexp(z, axis, *, out=None):
@@ -697,7 +887,7 @@ def logsumexp(z, axis, *, out=None):
         and out.flags.writeable
     )
     flat = out.reshape(-1) if direct else np.empty(z2.shape[0], z.dtype)
-    _launch(k, plan, k._rows_lse, k._split_lse, z2, flat)
+    _launch(k, plan, (k._narrow_lse, k._narrow_lse_serial, k._rows_lse, k._split_lse), z2, flat)
     return out if direct else flat
 
 
@@ -729,7 +919,7 @@ def cross_entropy_rows(z, labels, active):
         return None
     (k, zl, z2, plan), lab, act = got
     loss = np.empty(z2.shape[0], z.dtype)
-    _launch(k, plan, k._rows_ce, k._split_ce, z2, lab, act, loss)
+    _launch(k, plan, (k._narrow_ce, k._narrow_ce_serial, k._rows_ce, k._split_ce), z2, lab, act, loss)
     return loss.reshape(z.shape[:-1])
 
 
@@ -750,5 +940,5 @@ def cross_entropy_grad_rows(z, labels, active, *, scale=1.0):
     (k, zl, z2, plan), lab, act = got
     loss = np.empty(z2.shape[0], z.dtype)
     grad = np.empty(z2.shape, z.dtype)
-    _launch(k, plan, k._rows_ce_grad, k._split_ce_grad, z2, lab, act, float(scale), loss, grad)
+    _launch(k, plan, (k._narrow_ce_grad, k._narrow_ce_grad_serial, k._rows_ce_grad, k._split_ce_grad), z2, lab, act, float(scale), loss, grad)
     return loss.reshape(z.shape[:-1]), grad.reshape(z.shape)
