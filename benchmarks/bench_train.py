@@ -1,12 +1,14 @@
 """Time per training epoch: softmaxkit's NumPy network against PyTorch CPU, side by side.
 
 Same architecture, batch size, optimizer (SGD, momentum 0.9), thread count and data for both; the two
-are interleaved (ours, torch, ours, torch, ...) and the median epoch time is reported. Uses MNIST when
+are interleaved (ours, torch, ours, torch, ...), each timed in a fresh process after a warm-up, and the
+median epoch time is reported. Uses MNIST when
 it is available (``softmaxkit data fetch mnist``), random MNIST-shaped data otherwise (timing does not
 depend on the pixel values).
 
     python benchmarks/bench_train.py                 # MLP 784-256-128-10 and the CNN
     python benchmarks/bench_train.py --cnn-steps 100 # CNN: time 100 steps, scaled to an epoch
+    python benchmarks/bench_train.py --threads 1      # both libraries on one thread
 """
 
 from __future__ import annotations
@@ -82,25 +84,59 @@ def torch_epoch(kind, x, y, batch_size, steps, rng):
     return time.perf_counter() - start
 
 
+def _time_in_subprocess(method, kind, args, steps) -> float:
+    """Time one epoch's worth of steps in a fresh process: each library gets the cores to itself
+    (numba's, OpenBLAS's and PyTorch's thread pools fight when they share two cores in one process)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--_one", method, kind, str(steps), "--batch-size", str(args.batch_size),
+         "--threads", str(args.threads)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _one(method, kind, steps, args) -> None:
+    rng = np.random.default_rng(0)
+    x, y, _ = mnist_or_random(60000, rng)
+    run = ours_epoch if method == "ours" else torch_epoch
+    run(kind, x, y, args.batch_size, 3, rng)  # warm-up: compilation, allocation
+    print(run(kind, x, y, args.batch_size, steps, rng))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3, help="epochs timed per method (median reported)")
     parser.add_argument("--cnn-steps", type=int, default=120, help="CNN steps timed, scaled to a full epoch")
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="threads for both libraries (NumPy's BLAS via threadpoolctl, torch.set_num_threads)")
+    parser.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    threads = len(os.sched_getaffinity(0))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=args.threads, user_api="blas")
+    if args._one:
+        method, kind, steps = args._one
+        if method == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+        _one(method, kind, int(steps), args)
+        return 0
     try:
         import torch
-
-        torch.set_num_threads(threads)
     except ImportError:
         torch = None
     rng = np.random.default_rng(0)
-    x, y, source = mnist_or_random(60000, rng)
+    _, y, source = mnist_or_random(60000, rng)
     steps_per_epoch = -(-len(y) // args.batch_size)
-    print(f"# bench_train: {platform.processor() or platform.machine()}, {threads} threads, batch {args.batch_size}, {source}")
+    print(f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, "
+          f"batch {args.batch_size}, SGD momentum 0.9, {source}; each run in its own process, interleaved")
     print(f"# torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
     print()
     print("| model | softmaxkit s/epoch | PyTorch s/epoch | speed-up vs PyTorch |")
@@ -109,14 +145,11 @@ def main(argv=None) -> int:
     for kind in kinds:
         steps = steps_per_epoch if kind == "mlp" else min(args.cnn_steps, steps_per_epoch)
         scale = steps_per_epoch / steps
-        ours_epoch(kind, x, y, args.batch_size, 3, rng)  # warm-up
-        if torch is not None:
-            torch_epoch(kind, x, y, args.batch_size, 3, rng)
         ours, theirs = [], []
         for _ in range(args.repeats):
-            ours.append(ours_epoch(kind, x, y, args.batch_size, steps, rng) * scale)
+            ours.append(_time_in_subprocess("ours", kind, args, steps) * scale)
             if torch is not None:
-                theirs.append(torch_epoch(kind, x, y, args.batch_size, steps, rng) * scale)
+                theirs.append(_time_in_subprocess("torch", kind, args, steps) * scale)
         mo = statistics.median(ours)
         mt = statistics.median(theirs) if theirs else float("nan")
         label = "MLP 784-256-128-10" if kind == "mlp" else f"CNN 32c3-pool-64c3-pool-128-10 ({steps} steps scaled)"

@@ -12,6 +12,12 @@ Design
 - The class axis is moved last and the data viewed as C-contiguous ``(rows, n)``.
 - Per-row mode (many rows): ``prange`` over rows; each row is read from memory once and its
   second and third passes hit the cache (softmax: max; exp, store and sum; scale).
+- Narrow mode (rows of at most ``_NARROW`` classes, e.g. a classifier head, where per-row loops are
+  too short to vectorise): blocks of ``_NARROW_BLOCK`` rows are read row by row (row max on the
+  way) into a small transposed buffer, so the exponential-and-sum pass runs across rows, one row
+  per SIMD lane. ``prange`` over tasks of ``_NARROW_GROUP`` blocks. Rows without a finite maximum
+  or holding a NaN fall back to the per-row code. Serial launches call twins compiled without
+  ``parallel`` (no threading-layer launch, no thread-count switch).
 - Inputs under ``_SERIAL_SIZE`` elements run on one thread (``numba.set_num_threads`` is
   thread-local and restored), so a small call never waits for a busy core.
 - Split mode (few long rows): ``prange`` over (row, chunk) tasks computes per-chunk partials
