@@ -118,10 +118,10 @@ def test_confidence_exactly_zero_and_one():
     assert curve2.count[-1] == 2 and curve2.count.sum() == 2 and len(curve2.count) == 15
 
 
-def test_inner_edge_goes_to_lower_bin():
-    p = np.array([[0.5, 0.5], [0.75, 0.25]])
-    curve = reliability_curve(p, np.array([0, 0]), n_bins=4)  # edges 0, .25, .5, .75, 1
-    np.testing.assert_array_equal(curve.count, [0, 1, 1, 0])
+def test_inner_edge_goes_to_upper_bin_and_one_to_the_last():
+    p = np.array([[0.5, 0.5], [0.75, 0.25], [1.0, 0.0]])
+    curve = reliability_curve(p, np.array([0, 0, 0]), n_bins=4)  # edges 0, .25, .5, .75, 1
+    np.testing.assert_array_equal(curve.count, [0, 0, 1, 2])
 
 
 def test_reliability_curve_empty_bins_are_nan():
@@ -327,7 +327,7 @@ def test_matches_torchmetrics(rng, n_bins, norm):
     torch = pytest.importorskip("torch")
     tmc = pytest.importorskip("torchmetrics.functional.classification")
     k = 7
-    # float32 probabilities (what torchmetrics computes in), no confidence exactly on an edge or at 1
+    # float32 probabilities (what torchmetrics computes in), no confidence exactly 1
     probs = softmax(rng.normal(0.0, 2.5, size=(3000, k))).astype(np.float32)
     labels = rng.integers(0, k, size=3000)
     labels[:1500] = probs[:1500].argmax(axis=1)  # mix of right and wrong answers
@@ -338,3 +338,19 @@ def test_matches_torchmetrics(rng, n_bins, norm):
     assert ours == pytest.approx(float(theirs), abs=1e-6)
     # torch tensors are accepted directly
     assert calibration_error(torch.from_numpy(probs), torch.from_numpy(labels), n_bins=n_bins, norm=norm) == ours
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_torchmetrics_on_confidences_lying_on_bin_edges(dtype):
+    torch = pytest.importorskip("torch")
+    tmc = pytest.importorskip("torchmetrics.functional.classification")
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        k, n, n_bins = int(rng.integers(2, 6)), int(rng.integers(5, 60)), int(rng.integers(1, 21))
+        probs = np.clip(np.round(rng.dirichlet(np.ones(k), size=n), 2), 0, 0.99).astype(dtype)  # 0.35, 0.8, ...
+        labels = rng.integers(0, k, n)
+        for norm in ("l1", "l2", "max"):
+            theirs = tmc.multiclass_calibration_error(
+                torch.from_numpy(probs), torch.from_numpy(labels), num_classes=k, n_bins=n_bins, norm=norm
+            )
+            assert calibration_error(probs, labels, n_bins=n_bins, norm=norm) == pytest.approx(float(theirs), abs=1e-6)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
+from fractions import Fraction
+
 import numpy as np
 
 from ._validation import as_float_array, check_choice, check_finite, check_labels, to_numpy
@@ -335,8 +337,8 @@ class ReliabilityCurve(NamedTuple):
     count : ndarray of shape (n_bins,), dtype int64
         Number of samples in each bin (0 for an empty bin).
     edges : ndarray of shape (n_bins + 1,)
-        Bin edges; bin ``b`` is ``(edges[b], edges[b + 1]]``, the first bin also holding
-        ``edges[0]``.
+        Bin edges; bin ``b`` is ``[edges[b], edges[b + 1])``, the last bin also holding
+        ``edges[-1]``.
     """
 
     confidence: np.ndarray
@@ -345,19 +347,38 @@ class ReliabilityCurve(NamedTuple):
     edges: np.ndarray
 
 
-def _bin_edges(values, n_bins, strategy):
+def _uniform_edges(n_bins, dtype):
+    """``b / n_bins`` for ``b = 0..n_bins`` rounded in ``dtype`` exactly as ``torch.linspace`` rounds
+    them (``step * b`` for the first half, a fused ``1 - step * (n - b)`` for the second), so that a
+    confidence lying exactly on an edge falls in the same bin as in torchmetrics."""
+    dtype = np.dtype(np.float32) if np.dtype(dtype) in (np.float16, np.float32) else np.dtype(np.float64)
+    step = Fraction(float(dtype.type(1) / dtype.type(n_bins)))
+    half = (n_bins + 1) // 2
+    exact = [step * b if b < half else 1 - step * (n_bins - b) for b in range(n_bins + 1)]
+    edges = np.array([float(v) for v in exact]).astype(dtype)  # one rounding: the products are exact in float64
+    edges[0], edges[-1] = 0, 1
+    return edges.astype(np.float64)
+
+
+def _bin_edges(values, n_bins, strategy, dtype=np.float32):
     if strategy == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
+        return _uniform_edges(n_bins, dtype)
     return np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1))
 
 
-def _binned(values, hits, n_bins, strategy):
+def _binned(values, hits, n_bins, strategy, dtype=np.float32):
     """Bin ``values`` (in [0, 1]) and return ``ReliabilityCurve`` statistics of ``values``/``hits``."""
-    edges = _bin_edges(values, n_bins, strategy)
-    # Right-closed bins (e_b, e_{b+1}]: a value equal to an inner edge goes to the lower bin; values
-    # at or below edges[1] go to bin 0 and values above edges[-2] to the last bin, so 0 and 1 land
-    # in the first and last bins and there is no extra bin.
-    idx = np.searchsorted(edges[1:-1], values, side="left")
+    edges = _bin_edges(values, n_bins, strategy, dtype)
+    if strategy == "uniform":
+        # Bin membership is decided in float32 (edges and values), as torchmetrics decides it, so a
+        # confidence such as 0.35 lies on the same side of an edge in both; the means stay float64.
+        key = values.astype(np.float32).astype(np.float64)
+    else:
+        key = values
+    # Left-closed bins [e_b, e_{b+1}) (as torchmetrics bins): a value equal to an inner edge goes to
+    # the upper bin; values below edges[1] go to bin 0 and values at or above edges[-2] to the last
+    # bin, so 0 and 1 land in the first and last bins and there is no extra bin for exactly 1.
+    idx = np.searchsorted(edges[1:-1], key, side="right")
     count = np.bincount(idx, minlength=n_bins)
     sum_conf = np.bincount(idx, weights=values, minlength=n_bins)
     sum_hit = np.bincount(idx, weights=hits.astype(np.float64), minlength=n_bins)
@@ -406,16 +427,17 @@ def calibration_error(probs, labels, *, n_bins: int = 15, strategy: str = "unifo
 
     Empty bins are skipped. All three lie in [0, 1] and ``ECE <= RMSCE <= MCE``.
 
-    Binning. ``strategy="uniform"`` uses the edges :math:`e_b = b / M`, ``b = 0..M``, and right-closed
-    bins :math:`(e_{b}, e_{b+1}]`; a confidence of exactly 0 goes to the first bin and exactly 1 to
-    the last (there is no extra bin). ``strategy="quantile"`` takes the edges at the
-    ``0, 1/M, ..., 1`` quantiles of the confidences (equal-mass bins; ties can leave some bins
-    empty), with the same right-closed rule.
+    Binning. ``strategy="uniform"`` uses the edges :math:`e_b = b / M`, ``b = 0..M``, and left-closed
+    bins :math:`[e_{b}, e_{b+1})`, the last one closed, :math:`[e_{M-1}, 1]`: a confidence of exactly
+    0 goes to the first bin and exactly 1 to the last (there is no extra bin). ``strategy="quantile"``
+    takes the edges at the ``0, 1/M, ..., 1`` quantiles of the confidences (equal-mass bins; ties can
+    leave some bins empty), with the same rule.
 
     The uniform results equal ``torchmetrics``' ``MulticlassCalibrationError`` (``norm`` "l1",
-    "l2", "max") except for confidences lying exactly on an edge: torchmetrics bins left-closed
-    ``[e_b, e_{b+1})`` and puts a confidence of exactly 1 into a bin of its own. (It also computes
-    in float32, so agreement is to about 1e-7.)
+    "l2", "max"), with the same left-closed bins decided the same way (edges ``torch.linspace``
+    rounds in float32, compared with the confidences rounded to float32), except when a confidence
+    is exactly 1: torchmetrics puts it into a bin of its own, here it joins the last bin. Per-bin
+    means are computed in float64 (torchmetrics: float32), so agreement is to about 1e-7.
 
     Parameters
     ----------
@@ -523,7 +545,7 @@ def reliability_curve(probs, labels, *, n_bins: int = 15, strategy: str = "unifo
     r"""Per-bin mean confidence, accuracy and count of the top-label predictions.
 
     The numbers behind a reliability diagram and :func:`calibration_error` (same bins: uniform
-    right-closed ``(b/M, (b+1)/M]`` with 0 in the first bin, or equal-mass quantile bins). A perfectly
+    left-closed ``[b/M, (b+1)/M)`` with 1 in the last bin, or equal-mass quantile bins). A perfectly
     calibrated model has ``accuracy == confidence`` in every bin.
 
     Parameters
