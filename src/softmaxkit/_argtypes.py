@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "non_negative_int", "finite_float", "positive_float", "open_probability", "closed_probability"]
+__all__ = ["layer_sizes", "positive_int", "non_negative_int", "finite_float", "positive_float", "open_probability", "closed_probability"]
 
 
 def _number(text, kind):
@@ -58,3 +58,14 @@ def closed_probability(text) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text!r}")
     return value
+
+
+def layer_sizes(text) -> tuple:
+    """Comma-separated positive layer widths, e.g. ``"256,128"`` -> ``(256, 128)``."""
+    try:
+        sizes = tuple(int(h) for h in str(text).split(",") if h.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 256,128, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"needs at least one positive layer size, got {text!r}")
+    return sizes

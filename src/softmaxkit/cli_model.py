@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from ._argtypes import closed_probability, open_probability, positive_float, positive_int
+from ._argtypes import closed_probability, layer_sizes, open_probability, positive_float, positive_int
 from .cli import CLIError
 
 __all__ = ["register", "format_top_k"]
@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: adam 1e-3, sgd 0.05)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    p.add_argument("--hidden", default="256,128", help="MLP hidden sizes, comma-separated (default 256,128)")
+    p.add_argument("--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience in epochs")
@@ -90,13 +90,7 @@ def _build_model(args, input_shape, n_classes, rng):
     if args.model == "logistic":
         return architectures.logistic(input_shape, n_classes, rng=rng)
     if args.model == "mlp":
-        try:
-            hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-        except ValueError:
-            raise CLIError(f"--hidden must be comma-separated whole numbers, got {args.hidden!r}") from None
-        if not hidden or min(hidden) < 1:
-            raise CLIError(f"--hidden needs at least one positive layer size, got {args.hidden!r}")
-        return architectures.mlp(input_shape, n_classes, hidden=hidden, dropout=args.dropout, rng=rng)
+        return architectures.mlp(input_shape, n_classes, hidden=args.hidden, dropout=args.dropout, rng=rng)
     return architectures.cnn(input_shape, n_classes, rng=rng)
 
 

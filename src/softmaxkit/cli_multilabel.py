@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ._argtypes import non_negative_int, open_probability, positive_int
+from ._argtypes import layer_sizes, non_negative_int, open_probability, positive_int
 from .cli import CLIError
 
 __all__ = ["register"]
@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=10, help="training epochs per head (default 10)")
     p.add_argument("--n-train", type=positive_int, default=20000, help="training pair images (default 20000)")
     p.add_argument("--n-test", type=positive_int, default=4000, help="test pair images (default 4000)")
-    p.add_argument("--hidden", default="256,128", help="MLP hidden sizes, comma-separated (default 256,128)")
+    p.add_argument("--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)")
     p.add_argument("--threshold", type=open_probability, default=0.5, help="yes/no threshold (default 0.5)")
     p.add_argument("--p-single", type=float, default=0.2,
                    help="share of images with one digit and a blank half (default 0.2)")
@@ -45,12 +45,7 @@ def _cmd_multilabel(args) -> int:
     from . import datasets
     from .multilabel import compare_heads, format_comparison, format_examples, plot_multilabel_examples
 
-    try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-    except ValueError:
-        raise CLIError(f"--hidden must be comma-separated whole numbers, got {args.hidden!r}") from None
-    if not hidden or min(hidden) < 1:
-        raise CLIError(f"--hidden needs at least one positive layer size, got {args.hidden!r}")
+    hidden = args.hidden
     if not 0.0 <= args.p_single <= 1.0:
         raise CLIError(f"--p-single must be in [0, 1], got {args.p_single}")
     try:
