@@ -631,3 +631,14 @@ def test_large_input_within_few_ulps_of_mpmath(dtype, rng):
         _, _, lse_ref = _mp_row(x[i])
         m = float(x[i].max())
         assert float(abs(mp.mpf(float(lse[i])) - lse_ref)) <= 4 * eps * (abs(m) + abs(float(lse_ref - m)))
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_temperature_that_overflows_the_logits_keeps_the_limit(dtype, big):
+    # |x| / T beyond the float range: both entries would overflow to +inf and share the mass;
+    # shifting by the row maximum first keeps the exact answer
+    x = np.array([[big, big / 2], [1.0, 2.0]], dtype)
+    np.testing.assert_array_equal(sk.softmax(x, temperature=1e-10 if dtype == np.float64 else 1e-3)[0], [1.0, 0.0])
+    logp = sk.log_softmax(x, temperature=1e-10 if dtype == np.float64 else 1e-3)
+    assert logp[0, 0] == 0.0 and logp[0, 1] == -np.inf
+    np.testing.assert_allclose(sk.softmax(x, temperature=0.5)[1], sk.softmax(np.array([2.0, 4.0]))[:], rtol=1e-6)

@@ -82,8 +82,25 @@ def _prepare(x, axis, temperature, where, fname):
     t = check_temperature(temperature, fname)
     mask = None if where is None else check_mask(where, z.shape, fname)
     if t != 1.0:
-        z = z / z.dtype.type(t)
+        z = _divide_by_temperature(z, t, ax)
     return z, ax, mask, result_dtype
+
+
+def _divide_by_temperature(z, t, axis):
+    """``z / t``; where that overflows a finite logit to infinity, ``(z - row max) / t`` instead.
+
+    Softmax is unchanged by a shift along the class axis, so subtracting each row's largest finite
+    logit first keeps the result exact when ``|z| / t`` exceeds the floating-point range
+    (``softmax([1e308, 5e307], temperature=1e-10)`` is ``[1, 0]``, not ``[0.5, 0.5]``).
+    """
+    with np.errstate(over="ignore"):
+        scaled = z / z.dtype.type(t)
+    if not (np.isinf(scaled) & np.isfinite(z)).any():
+        return scaled
+    finite_max = np.max(np.where(np.isfinite(z), z, -np.inf), axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(finite_max), finite_max, 0).astype(z.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (z - shift) / z.dtype.type(t)
 
 
 def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None) -> np.ndarray:
