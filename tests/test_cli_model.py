@@ -96,3 +96,27 @@ def test_corrupt_model_file_and_bad_inputs(trained, tmp_path, capsys):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
     assert main(["predict", str(trained), str(tmp_path / "broken.png")]) == 2
     assert "not a readable image" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_training_keeps_the_best_model_and_says_where(tiny_data, tmp_path, monkeypatch, capsys):
+    import softmaxkit.train as train_module
+
+    real_fit = train_module.fit
+
+    def fit_interrupted_in_epoch_3(*args, on_epoch_end=None, **kwargs):
+        def hook(row):
+            on_epoch_end(row)
+            if row["epoch"] == 2:
+                raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+
+        return real_fit(*args, on_epoch_end=hook, **kwargs)
+
+    monkeypatch.setattr(train_module, "fit", fit_interrupted_in_epoch_3)
+    out = tmp_path / "interrupted.skm"
+    status = main(["train", "--data", str(tiny_data), "--hidden", "16", "--epochs", "10", "--out", str(out), "--no-progress"])
+    assert status == 130
+    assert out.exists()
+    assert f"is saved at {out}" in capsys.readouterr().out
+    from softmaxkit import nn
+
+    assert len(nn.load(out).metadata["history"]["epochs"]) == 2
