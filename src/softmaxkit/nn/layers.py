@@ -213,8 +213,34 @@ class ReLU(Layer):
         return np.multiply(grad_y, y > 0, dtype=y.dtype)
 
 
-class Sigmoid(Layer):
-    """Logistic sigmoid, computed by the stable :func:`softmaxkit.sigmoid` kernel.
+class _OutputActivation(Layer):
+    """An elementwise activation whose derivative is a function of its output ``y``: the forward pass
+    keeps ``y`` (when training) and the backward pass multiplies by ``derivative(y)``."""
+
+    def __init__(self):
+        super().__init__()
+        self._y = None
+
+    def _apply(self, x):
+        raise NotImplementedError
+
+    def _derivative(self, y):
+        raise NotImplementedError
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        y = self._apply(_float_input(x))
+        self._y = y if training else None
+        return y
+
+    def backward(self, grad_y, *, input_grad: bool = True):
+        y = self._saved("_y")
+        if not input_grad:
+            return None
+        return np.asarray(grad_y, dtype=y.dtype) * self._derivative(y)
+
+
+class Sigmoid(_OutputActivation):
+    """Logistic sigmoid, computed by the stable :func:`softmaxkit.sigmoid` kernel; derivative ``y (1 - y)``.
 
     Examples
     --------
@@ -223,25 +249,15 @@ class Sigmoid(Layer):
     array([0.5], dtype=float32)
     """
 
-    def __init__(self):
-        super().__init__()
-        self._y = None
+    def _apply(self, x):
+        return sigmoid(x)
 
-    def forward(self, x, training: bool = False) -> np.ndarray:
-        y = sigmoid(_float_input(x))
-        self._y = y if training else None
-        return y
-
-    def backward(self, grad_y, *, input_grad: bool = True):
-        y = self._saved("_y")
-        if not input_grad:
-            return None
-        one = y.dtype.type(1)
-        return np.asarray(grad_y, dtype=y.dtype) * y * (one - y)
+    def _derivative(self, y):
+        return y * (y.dtype.type(1) - y)
 
 
-class Tanh(Layer):
-    """Hyperbolic tangent.
+class Tanh(_OutputActivation):
+    """Hyperbolic tangent; derivative ``1 - y**2``.
 
     Examples
     --------
@@ -250,21 +266,11 @@ class Tanh(Layer):
     array([0.])
     """
 
-    def __init__(self):
-        super().__init__()
-        self._y = None
+    def _apply(self, x):
+        return np.tanh(x)
 
-    def forward(self, x, training: bool = False) -> np.ndarray:
-        y = np.tanh(_float_input(x))
-        self._y = y if training else None
-        return y
-
-    def backward(self, grad_y, *, input_grad: bool = True):
-        y = self._saved("_y")
-        if not input_grad:
-            return None
-        one = y.dtype.type(1)
-        return np.asarray(grad_y, dtype=y.dtype) * (one - y * y)
+    def _derivative(self, y):
+        return y.dtype.type(1) - y * y
 
 
 class Dropout(Layer):
