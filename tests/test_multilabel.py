@@ -9,6 +9,7 @@ import pytest
 
 from softmaxkit import multilabel as ml
 from softmaxkit.nn import architectures, optim
+from softmaxkit.testing import numerical_gradient as numerical_grad
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -103,19 +104,6 @@ def test_pair_images_rejects_bad_arguments(change, error, words):
 
 
 # --------------------------------------------------------------------------- losses and gradients
-def numerical_grad(f, z, eps=1e-6):
-    g = np.zeros_like(z)
-    for idx in np.ndindex(z.shape):
-        old = z[idx]
-        z[idx] = old + eps
-        up = f()
-        z[idx] = old - eps
-        down = f()
-        z[idx] = old
-        g[idx] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("head", ml.HEADS)
 def test_loss_gradient_matches_finite_differences(head, rng):
     z = rng.normal(scale=3.0, size=(5, 4))

@@ -7,20 +7,7 @@ import pytest
 
 from softmaxkit import nn
 from softmaxkit.nn import conv as conv_module
-
-
-def numeric_grad(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite differences of the scalar ``f()`` with respect to ``a`` (perturbed in place)."""
-    grad = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        plus = f()
-        a[i] = old - eps
-        minus = f()
-        a[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
+from softmaxkit.testing import numerical_gradient as numeric_grad
 
 
 def check_layer_gradients(layer, x: np.ndarray, rng, *, reseed=None) -> None:

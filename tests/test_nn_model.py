@@ -11,19 +11,7 @@ import pytest
 
 from softmaxkit import cross_entropy, cross_entropy_and_grad, nn
 from softmaxkit.nn import model as model_module
-
-
-def numeric_grad(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        plus = f()
-        a[i] = old - eps
-        minus = f()
-        a[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
+from softmaxkit.testing import numerical_gradient as numeric_grad
 
 
 def small_cnn(rng, *, n_classes=3):

@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 # ``import softmaxkit`` stays fast for the command line.
 _SUBMODULES = {
     "nn", "datasets", "train", "metrics", "calibration", "conformal", "selective", "multilabel", "plot",
-    "inputs", "kernels", "losses",
+    "inputs", "kernels", "losses", "testing",
 }
 
 
