@@ -186,33 +186,6 @@ class Flatten(Layer):
         return np.asarray(grad_y).reshape(shape) if input_grad else None
 
 
-class ReLU(Layer):
-    """Rectified linear unit ``max(x, 0)``; the gradient at 0 is taken as 0 (as in PyTorch).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ReLU().forward(np.array([-1.0, 0.0, 2.0]))
-    array([0., 0., 2.])
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._y = None
-
-    def forward(self, x, training: bool = False) -> np.ndarray:
-        x = _float_input(x)
-        y = np.maximum(x, x.dtype.type(0))
-        self._y = y if training else None
-        return y
-
-    def backward(self, grad_y, *, input_grad: bool = True):
-        y = self._saved("_y")
-        if not input_grad:
-            return None
-        return np.multiply(grad_y, y > 0, dtype=y.dtype)
-
-
 class _OutputActivation(Layer):
     """An elementwise activation whose derivative is a function of its output ``y``: the forward pass
     keeps ``y`` (when training) and the backward pass multiplies by ``derivative(y)``."""
@@ -237,6 +210,23 @@ class _OutputActivation(Layer):
         if not input_grad:
             return None
         return np.asarray(grad_y, dtype=y.dtype) * self._derivative(y)
+
+
+class ReLU(_OutputActivation):
+    """Rectified linear unit ``max(x, 0)``; the gradient at 0 is taken as 0 (as in PyTorch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ReLU().forward(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    """
+
+    def _apply(self, x):
+        return np.maximum(x, x.dtype.type(0))
+
+    def _derivative(self, y):
+        return y > 0
 
 
 class Sigmoid(_OutputActivation):
