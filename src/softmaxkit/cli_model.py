@@ -197,9 +197,11 @@ def evaluation_summary(model, data) -> dict:
     """Accuracy, NLL and confusion matrix of ``model`` (its calibration applied) on the test split."""
     import numpy as np
 
+    from .kernels import softmax
     from .metrics import accuracy, brier_score, calibration_error, confusion_matrix, nll
 
-    probs = model.predict_proba(data.x_test).astype(np.float64)
+    logits = model.calibrated_logits(data.x_test).astype(np.float64)  # one pass over the test set
+    probs = softmax(logits)
     y = np.asarray(data.y_test)
     k = probs.shape[1]
     cm = confusion_matrix(y, probs.argmax(axis=1), n_classes=k)
@@ -209,7 +211,7 @@ def evaluation_summary(model, data) -> dict:
     return {
         "n": int(len(y)),
         "accuracy": float(accuracy(y, probs)),
-        "nll": float(nll(y, logits=model.calibrated_logits(data.x_test).astype(np.float64))),
+        "nll": float(nll(y, logits=logits)),
         "ece": float(calibration_error(probs, y, n_bins=15)),
         "mce": float(calibration_error(probs, y, n_bins=15, norm="max")),
         "brier": float(brier_score(y, probs)),
