@@ -1,7 +1,7 @@
 """Test accuracy of the standard recipes, trained exactly as the CLI trains them.
 
 Each row runs ``softmaxkit train`` with the listed arguments and reports the held-out test accuracy and
-NLL saved in the model file, next to the issue's quality bar. Datasets other than digits need their
+NLL saved in the model file, next to the quality bar it must reach. Datasets other than digits need their
 files first (``softmaxkit data fetch mnist``, ``softmaxkit data fetch fashion-mnist``); missing ones
 are reported and skipped.
 

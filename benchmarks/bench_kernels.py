@@ -38,9 +38,9 @@ import time
 # scheduler slices). Passive waiting, set before either runtime starts, keeps the comparison fair.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import softmaxkit as skm  # noqa: E402
+import softmaxkit as skm
 
 SHAPES = [(8192, 10), (4096, 1000), (256, 32000), (64, 262144), (16384, 4096)]
 QUICK_SHAPES = [(4096, 1000), (256, 32000), (64, 262144)]
@@ -234,7 +234,7 @@ def rows_of(results):
     lines = []
     for r in results:
         ms = r["ms"]
-        get = lambda c: ms.get(c)  # noqa: E731
+        get = ms.get
         best = get("skm out=") or get("skm")
         cells = [r["op"], r["dtype"], "x".join(map(str, r["shape"]))]
         cells += [f"{ms[c] * 1e3:.3g}" if c in ms else "-" for c in COLUMNS]
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
     if torch is not None:
         versions += f", torch {torch.__version__}"
     print(f"{cpu_model()}, {threads} threads (numba and torch), OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {versions}; "
-          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs")
+          f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs")
     print_table(results, args.markdown)
     print()
     print("floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "

@@ -138,8 +138,9 @@ def main(argv=None) -> int:
     print(f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, "
           f"batch {args.batch_size}, SGD momentum 0.9, {source}; each run in its own process, interleaved")
     print(f"# torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
+    print(f"# load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (time only on a quiet machine)")
     print()
-    print("| model | softmaxkit s/epoch | PyTorch s/epoch | speed-up vs PyTorch |")
+    print("| model | softmaxkit s/epoch (min-max) | PyTorch s/epoch (min-max) | speed-up vs PyTorch |")
     print("|---|---|---|---|")
     kinds = ["mlp"] + ([] if args.skip_cnn else ["cnn"])
     for kind in kinds:
@@ -153,7 +154,10 @@ def main(argv=None) -> int:
         mo = statistics.median(ours)
         mt = statistics.median(theirs) if theirs else float("nan")
         label = "MLP 784-256-128-10" if kind == "mlp" else f"CNN 32c3-pool-64c3-pool-128-10 ({steps} steps scaled)"
-        print(f"| {label} | {mo:.2f} | {mt:.2f} | {mt / mo:.2f}x |")
+        spread_o = f"{min(ours):.2f}-{max(ours):.2f}"
+        spread_t = f"{min(theirs):.2f}-{max(theirs):.2f}" if theirs else "-"
+        print(f"| {label} | {mo:.2f} ({spread_o}) | {mt:.2f} ({spread_t}) | {mt / mo:.2f}x |")
+    print(f"# load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 

@@ -13,7 +13,7 @@ from softmaxkit import datasets, nn
 from softmaxkit.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_accuracy import RECIPES  # noqa: E402
+from bench_accuracy import RECIPES
 
 
 def _train(name, tmp_path):

@@ -21,7 +21,7 @@ def probs_and_labels():
 def test_each_plot_draws_on_given_or_new_axes(probs_and_labels, tmp_path):
     probs, labels = probs_and_labels
     ax = plot.new_axes()
-    assert plot.plot_reliability_diagram(probs, labels, ax=ax) is ax
+    assert plot.plot_reliability_diagram(labels, probs, ax=ax) is ax
     assert "ECE" in ax.get_title()
     assert plot.plot_confusion_matrix(np.eye(4, dtype=int) * 5, ["a", "b", "c", "d"]) is not None
     assert plot.plot_accuracy_coverage(np.linspace(0.1, 1, 10), np.linspace(1, 0.8, 10)) is not None
@@ -30,7 +30,7 @@ def test_each_plot_draws_on_given_or_new_axes(probs_and_labels, tmp_path):
     axes = plot.plot_training_curves(history)
     images = np.random.default_rng(1).random((5, 1, 8, 8))
     grid = plot.plot_prediction_grid(images, probs[:5], ["a", "b", "c", "d"], labels=labels[:5])
-    both = plot.plot_calibration_comparison(probs, probs, labels)
+    both = plot.plot_calibration_comparison(labels, probs, probs)
     for i, figure in enumerate((axes, grid, both)):
         path = plot.save_figure(figure, tmp_path / f"f{i}.png")
         assert path.read_bytes()[:4] == b"\x89PNG"

@@ -18,7 +18,7 @@ def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
     logits = rng.normal(scale=2.0, size=(4000, 5))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     labels = np.array([rng.choice(5, p=p) for p in probs])  # labels drawn from the probabilities
-    curve = accuracy_coverage_curve(probs, labels)
+    curve = accuracy_coverage_curve(labels, probs)
     assert curve.coverage[-1] == 1.0
     assert curve.accuracy[-1] == pytest.approx(np.mean(probs.argmax(1) == labels))
     assert curve.accuracy_at(0.2) > curve.accuracy_at(0.6) > curve.accuracy_at(1.0)
@@ -28,11 +28,11 @@ def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: predict_with_reject(np.ones(3), reject_below=0.5), "predict_with_reject: probs must have shape"),
-        (lambda: predict_with_reject(np.ones((2, 2)) / 2, reject_below=1.5), "reject_below must be in"),
+        (lambda: predict_with_reject(np.ones(3), reject_below=0.5), "predict_with_reject: probs must be 2-D"),
+        (lambda: predict_with_reject(np.ones((2, 2)) / 2, reject_below=1.5), r"reject_below must be a number in \[0, 1\]"),
         (lambda: predict_with_reject(np.full((1, 2), np.nan), reject_below=0.5), "contains NaN"),
-        (lambda: accuracy_coverage_curve(np.ones((2, 2)) / 2, np.array([0, 2])), "label 2 out of range"),
-        (lambda: accuracy_coverage_curve(np.ones((2, 2)) / 2, np.array([0])), "labels must have shape"),
+        (lambda: accuracy_coverage_curve(np.array([0, 2]), np.ones((2, 2)) / 2), "label 2 out of range"),
+        (lambda: accuracy_coverage_curve(np.array([0]), np.ones((2, 2)) / 2), r"y_true must have shape \(2,\)"),
     ],
 )
 def test_bad_input_gives_clear_errors(call, message):

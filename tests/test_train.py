@@ -81,7 +81,7 @@ def test_fit_rejects_bad_input():
         fit(model, x, np.where(y == 0, 3, y), optimizer=optim.SGD(0.1), rng=np.random.default_rng(0), progress=False)
     with pytest.raises(ValueError, match="fit: x has 300 rows but y has 10"):
         fit(model, x, y[:10], optimizer=optim.SGD(0.1), rng=np.random.default_rng(0), progress=False)
-    with pytest.raises(TypeError, match="fit: rng must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match=r"fit: rng must be a numpy.random.Generator"):
         fit(model, x, y, optimizer=optim.SGD(0.1), rng=0, progress=False)
     with pytest.raises(ValueError, match="fit: epochs must be a positive integer"):
         fit(model, x, y, optimizer=optim.SGD(0.1), rng=np.random.default_rng(0), epochs=0, progress=False)
@@ -94,6 +94,6 @@ def test_train_val_split_is_stratified_and_reproducible():
     b = train_val_split(x, y, val_fraction=0.2, rng=np.random.default_rng(1))
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
-    xt, yt, xv, yv = a
+    xt, _, xv, yv = a
     assert np.bincount(yv).tolist() == [5, 5, 5, 5]
     assert set(xt).isdisjoint(set(xv)) and len(xt) + len(xv) == 100

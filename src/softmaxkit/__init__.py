@@ -1,7 +1,9 @@
 """softmaxkit: softmax classification done properly.
 
 Stable, fused kernels (:mod:`softmaxkit.kernels`, :mod:`softmaxkit.losses`), a NumPy neural network
-with a softmax output layer (:mod:`softmaxkit.nn`), and calibrated probabilities.
+with a softmax output layer (:mod:`softmaxkit.nn`, trained by :mod:`softmaxkit.train`), and calibrated
+probabilities (:mod:`softmaxkit.calibration`, :mod:`softmaxkit.metrics`, :mod:`softmaxkit.selective`,
+:mod:`softmaxkit.conformal`). The kernels are imported here; every other submodule loads on first use.
 
 >>> from softmaxkit import softmax
 >>> softmax([1.6, 3.1, 0.5]).round(8)
@@ -31,8 +33,8 @@ __version__ = "0.1.0"
 # Submodules load on first use (``softmaxkit.nn``, ``softmaxkit.metrics``, ...) so that
 # ``import softmaxkit`` stays fast for the command line.
 _SUBMODULES = {
-    "nn", "datasets", "train", "metrics", "calibration", "conformal", "selective", "multilabel", "plot",
-    "inputs", "kernels", "losses", "testing",
+    "calibration", "cli", "conformal", "datasets", "evaluation", "exceptions", "inputs", "kernels", "losses",
+    "metrics", "multilabel", "nn", "plot", "report", "selective", "testing", "train",
 }
 
 
@@ -42,6 +44,7 @@ def __getattr__(name):
 
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "softmax",

@@ -1,26 +1,305 @@
-"""Argument checks shared by every public function: one place for error messages.
+"""Every argument check of softmaxkit, and so every message a user sees for a bad argument.
 
 Every message starts with the public function's name, then names the argument and what was expected,
 so a user never has to read a traceback to learn what went wrong.
+
+Two kinds of checks live here:
+
+- **Scalar options** are described by constraint objects (:class:`Integer`, :class:`Real`,
+  :class:`Options`, :class:`Boolean`, :class:`RandomGenerator`), declared once per function as a table
+  (``{"n_bins": Integer(1), "strategy": Options("uniform", "quantile")}``) and checked in one call to
+  :func:`validate`. The command line builds its argument types from the same objects
+  (:mod:`softmaxkit.cli._argtypes`), so a flag and the function behind it give the same message.
+- **Arrays** have one function per shape of data: :func:`as_float_array` (any float array),
+  :func:`check_score_matrix` (probabilities or logits of shape ``(n_samples, n_classes)``),
+  :func:`check_label_vector` and :func:`check_labels` (integer class labels), :func:`check_multi_hot`
+  (label sets), :func:`check_out` (``out=`` arrays), :func:`check_mask` (``where=`` masks).
+
+Examples
+--------
+>>> validate("f", {"n_bins": Integer(1), "norm": Options("l1", "max")}, n_bins=10, norm="l1")
+(10, 'l1')
+>>> validate("f", {"n_bins": Integer(1)}, n_bins=0)
+Traceback (most recent call last):
+...
+ValueError: f: n_bins must be a positive integer, got 0
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import ClassVar
 
 import numpy as np
 
 __all__ = [
+    "Constraint",
+    "Integer",
+    "Real",
+    "Options",
+    "Boolean",
+    "OrNone",
+    "RandomGenerator",
+    "validate",
+    "POSITIVE",
+    "NON_NEGATIVE",
+    "FRACTION",
+    "OPEN_FRACTION",
+    "HALF_OPEN_FRACTION",
+    "to_numpy",
     "as_float_array",
     "compute_dtype",
     "normalize_axis",
     "check_mask",
     "check_temperature",
     "check_out",
-    "check_choice",
+    "check_rng",
     "check_labels",
+    "check_label_vector",
+    "check_labels_first",
+    "check_score_matrix",
+    "check_multi_hot",
+    "check_finite",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# scalar options: constraint objects
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _fmt(value) -> str:
+    return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:g}"
+
+
+class Constraint:
+    """What one scalar option accepts: :meth:`check` returns the value normalised (``int``, ``float``,
+    ...) or raises ``TypeError`` (wrong kind) / ``ValueError`` (out of range) with one clear message."""
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        """What is expected, as it reads after "must be", e.g. ``"a positive integer"``."""
+        raise NotImplementedError
+
+    def check(self, value, name: str, fname: str):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fail(self, value, name, fname, kind=ValueError):
+        raise kind(f"{fname}: {name} must be {self.describe()}, got {value!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()!r})"
+
+
+class Integer(Constraint):
+    """An integer in ``[low, high]`` (either bound may be None); booleans are refused.
+
+    Examples
+    --------
+    >>> Integer(1).check(3, "epochs", "fit")
+    3
+    >>> Integer(0, 10).describe()
+    'an integer in [0, 10]'
+    """
+
+    def __init__(self, low=None, high=None):
+        self.low, self.high = low, high
+
+    def describe(self) -> str:
+        if self.high is None:
+            if self.low is None:
+                return "an integer"
+            return "a positive integer" if self.low == 1 else f"an integer >= {self.low}"
+        if self.low is None:
+            return f"an integer <= {self.high}"
+        return f"an integer in [{self.low}, {self.high}]"
+
+    def check(self, value, name, fname):
+        if not _is_int(value):
+            raise TypeError(f"{fname}: {name} must be an integer, got {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            self._fail(value, name, fname)
+        return int(value)
+
+
+class Real(Constraint):
+    """A finite real number between ``low`` and ``high``; ``closed`` says which bounds are allowed.
+
+    ``closed`` is one of ``"both"``, ``"left"``, ``"right"``, ``"neither"``; an infinite bound is never
+    reached (the number must be finite). NaN is always refused.
+
+    Examples
+    --------
+    >>> Real(0, closed="neither").describe()
+    'a positive finite number'
+    >>> Real(0, 1, closed="left").describe()
+    'a number in [0, 1)'
+    >>> Real(0, 1).check(0.5, "p", "f")
+    0.5
+    """
+
+    _BRACKETS: ClassVar[dict] = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
+
+    def __init__(self, low=-math.inf, high=math.inf, *, closed: str = "both"):
+        # an infinite bound is open whatever ``closed`` says: the number must be finite
+        if closed not in self._BRACKETS:
+            raise ValueError(f"Real: closed must be one of {' | '.join(self._BRACKETS)}, got {closed!r}")
+        self.low, self.high, self.closed = low, high, closed
+
+    def describe(self) -> str:
+        lo, hi = self.low, self.high
+        left_closed = self.closed in ("both", "left")
+        if hi == math.inf and lo == 0:
+            return "a finite number >= 0" if left_closed else "a positive finite number"
+        if hi == math.inf and lo == -math.inf:
+            return "a finite number"
+        if hi == math.inf:
+            return f"a finite number {'>=' if left_closed else '>'} {_fmt(lo)}"
+        left, right = self._BRACKETS[self.closed]
+        return f"a number in {left}{_fmt(lo)}, {_fmt(hi)}{right}"
+
+    def contains(self, value: float) -> bool:
+        """Whether the float ``value`` lies in the interval (and is finite)."""
+        if not math.isfinite(value):
+            return False
+        above = value >= self.low if self.closed in ("both", "left") else value > self.low
+        below = value <= self.high if self.closed in ("both", "right") else value < self.high
+        return above and below
+
+    def check(self, value, name, fname):
+        if not _is_real(value):
+            raise TypeError(f"{fname}: {name} must be a real number, got {value!r}")
+        if not self.contains(float(value)):
+            self._fail(value, name, fname)
+        return float(value)
+
+
+class Options(Constraint):
+    """One of a fixed set of values (compared with ``==``).
+
+    Examples
+    --------
+    >>> Options("mean", "sum").describe()
+    "one of 'mean' | 'sum'"
+    """
+
+    def __init__(self, *choices):
+        self.choices = choices
+
+    def describe(self) -> str:
+        return "one of " + " | ".join(repr(c) for c in self.choices)
+
+    def check(self, value, name, fname):
+        if not any(value == c and type(value) is type(c) for c in self.choices):
+            self._fail(value, name, fname)
+        return value
+
+
+class Boolean(Constraint):
+    """``True`` or ``False`` (NumPy booleans too)."""
+
+    def describe(self) -> str:
+        return "True or False"
+
+    def check(self, value, name, fname):
+        if not isinstance(value, (bool, np.bool_)):
+            self._fail(value, name, fname, TypeError)
+        return bool(value)
+
+
+class OrNone(Constraint):
+    """None, or a value that ``constraint`` accepts.
+
+    Examples
+    --------
+    >>> OrNone(Real(0)).describe()
+    'a finite number >= 0 or None'
+    """
+
+    def __init__(self, constraint: Constraint):
+        self.constraint = constraint
+
+    def describe(self) -> str:
+        return f"{self.constraint.describe()} or None"
+
+    def check(self, value, name, fname):
+        if value is None:
+            return None
+        try:
+            return self.constraint.check(value, name, fname)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{fname}: {name} must be {self.describe()}, got {value!r}") from None
+
+
+class RandomGenerator(Constraint):
+    """A :class:`numpy.random.Generator`; with ``allow_none=True`` None gives a fresh, unseeded one.
+
+    softmaxkit never touches NumPy's global random state: randomness comes from a generator the
+    caller passes.
+    """
+
+    def __init__(self, *, allow_none: bool = False):
+        self.allow_none = allow_none
+
+    def describe(self) -> str:
+        return "a numpy.random.Generator" + (" or None" if self.allow_none else "")
+
+    def check(self, value, name, fname):
+        if value is None and self.allow_none:
+            return np.random.default_rng()
+        if not isinstance(value, np.random.Generator):
+            raise TypeError(f"{fname}: {name} must be {self.describe()}, got {type(value).__name__}")
+        return value
+
+
+#: Constraints that many functions share.
+POSITIVE = Real(0, math.inf, closed="neither")
+NON_NEGATIVE = Real(0, math.inf, closed="left")
+FRACTION = Real(0, 1, closed="both")
+OPEN_FRACTION = Real(0, 1, closed="neither")
+HALF_OPEN_FRACTION = Real(0, 1, closed="left")
+
+
+def validate(fname: str, constraints: dict, /, **values) -> tuple:
+    """Check each keyword against its constraint in ``constraints``; return the normalised values in order.
+
+    Parameters
+    ----------
+    fname : str
+        The public function's name, which starts every message.
+    constraints : dict of str to Constraint
+        The function's table of constraints (names not given as keywords are not checked).
+    **values
+        The arguments to check, by name.
+
+    Returns
+    -------
+    tuple
+        The checked values in the order of the keywords (a single value is still a 1-tuple).
+    """
+    return tuple(constraints[name].check(value, name, fname) for name, value in values.items())
+
+
+def check_rng(rng, fname: str, *, allow_none: bool = False, argname: str = "rng") -> np.random.Generator:
+    """``rng`` if it is a :class:`numpy.random.Generator` (a fresh one for None when ``allow_none``).
+
+    Examples
+    --------
+    >>> isinstance(check_rng(None, "f", allow_none=True), np.random.Generator)
+    True
+    """
+    return RandomGenerator(allow_none=allow_none).check(rng, argname, fname)
+
+
+# --------------------------------------------------------------------------------------------------
+# arrays
 
 
 def to_numpy(x):
@@ -99,12 +378,7 @@ def check_mask(where, shape, fname: str) -> np.ndarray:
 
 def check_temperature(temperature, fname: str) -> float:
     """Return ``temperature`` as a positive finite float."""
-    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"{fname}: temperature must be a real number, got {temperature!r}")
-    t = float(temperature)
-    if not (t > 0 and math.isfinite(t)):
-        raise ValueError(f"{fname}: temperature must be a positive finite number, got {temperature!r}")
-    return t
+    return POSITIVE.check(temperature, "temperature", fname)
 
 
 def check_out(out, shape, dtype, fname: str):
@@ -120,13 +394,6 @@ def check_out(out, shape, dtype, fname: str):
     if not out.flags.writeable:
         raise ValueError(f"{fname}: out is read-only")
     return out
-
-
-def check_choice(value, name: str, choices, fname: str):
-    if value not in choices:
-        options = " | ".join(repr(c) for c in choices)
-        raise ValueError(f"{fname}: {name} must be one of {options}, got {value!r}")
-    return value
 
 
 def check_labels(labels, n_classes: int, fname: str, *, ignore_index=None, argname: str = "target"):
@@ -152,3 +419,79 @@ def check_finite(arr: np.ndarray, fname: str, argname: str, *, allow_inf: bool =
         what = "NaN" if allow_inf else "NaN or infinite values"
         raise ValueError(f"{fname}: {argname} contains {what}")
     return arr
+
+
+def check_label_vector(labels, n_samples, n_classes, fname: str, argname: str = "y_true") -> np.ndarray:
+    """Integer labels of shape ``(n_samples,)``, in ``[0, n_classes)`` when ``n_classes`` is given.
+
+    ``n_samples`` None accepts any length. Returns an ``intp`` array.
+    """
+    y = to_numpy(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{fname}: {argname} must hold integer class labels, got dtype {y.dtype}")
+    if n_samples is not None and y.shape != (n_samples,):
+        raise ValueError(
+            f"{fname}: {argname} must have shape ({n_samples},) (one label per sample), got shape {y.shape}"
+        )
+    if y.ndim != 1:
+        raise ValueError(f"{fname}: {argname} must be 1-D of shape (n_samples,), got shape {y.shape}")
+    if n_classes is not None:
+        check_labels(y, n_classes, fname, argname=argname)
+    elif y.size and y.min() < 0:
+        raise ValueError(f"{fname}: {argname} has negative label {int(y.min())} (expected labels >= 0)")
+    return y.astype(np.intp, copy=False)
+
+
+def check_labels_first(y_true, second, fname: str, second_name: str = "probs") -> None:
+    """Refuse ``(probs, y_true)`` passed in the old order: a 2-D ``y_true`` beside a 1-D second argument.
+
+    Examples
+    --------
+    >>> check_labels_first([[0.9, 0.1]], [0], "calibration_error")
+    Traceback (most recent call last):
+    ...
+    TypeError: calibration_error: y_true has shape (1, 2) and probs has shape (1,); the arguments are (y_true, probs), in that order
+    """
+    a, b = np.shape(y_true), np.shape(second)
+    if len(a) == 2 and len(b) == 1:
+        raise TypeError(
+            f"{fname}: y_true has shape {a} and {second_name} has shape {b}; "
+            f"the arguments are (y_true, {second_name}), in that order"
+        )
+
+
+def check_score_matrix(
+    x, fname: str, argname: str = "probs", *, probabilities: bool, n_classes=None, allow_empty: bool = False
+) -> np.ndarray:
+    """Probabilities or logits as a finite float64 array of shape ``(n_samples, n_classes)``.
+
+    ``probabilities=True`` also requires every entry in [0, 1] (rows need not sum to 1);
+    ``n_classes`` fixes the number of columns. At least one sample is required unless
+    ``allow_empty``, and at least one class always.
+    """
+    arr, _ = as_float_array(x, fname, argname)
+    if arr.ndim != 2:
+        raise ValueError(f"{fname}: {argname} must be 2-D of shape (n_samples, n_classes), got shape {arr.shape}")
+    if (arr.shape[0] == 0 and not allow_empty) or arr.shape[1] == 0:
+        raise ValueError(f"{fname}: {argname} needs at least one sample and one class, got shape {arr.shape}")
+    if n_classes is not None and arr.shape[1] != n_classes:
+        raise ValueError(f"{fname}: {argname} have {arr.shape[1]} classes, but {n_classes} were expected")
+    arr = check_finite(arr.astype(np.float64, copy=False), fname, argname)
+    if probabilities and arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(
+            f"{fname}: {argname} must be probabilities in [0, 1]; got values in [{arr.min():g}, {arr.max():g}]"
+        )
+    return arr
+
+
+def check_multi_hot(Y, n_rows: int, fname: str, *, argname: str = "Y", n_classes=None) -> np.ndarray:
+    """Multi-hot label sets (every entry 0 or 1) of shape ``(n_rows, n_classes)``, as a bool array."""
+    Y = to_numpy(Y)
+    if Y.dtype.kind not in "fiub":
+        raise TypeError(f"{fname}: {argname} must be a numeric 0/1 array, got dtype {Y.dtype}")
+    if Y.ndim != 2 or Y.shape[0] != n_rows or (n_classes is not None and Y.shape[1] != n_classes):
+        want = f"({n_rows}, {'n_classes' if n_classes is None else n_classes})"
+        raise ValueError(f"{fname}: {argname} must have shape {want}, got {Y.shape}")
+    if not np.all((Y == 0) | (Y == 1)):
+        raise ValueError(f"{fname}: {argname} must be multi-hot (every entry 0 or 1)")
+    return Y.astype(bool)

@@ -17,18 +17,25 @@ trained on the calibration data or the test distribution shifts.
 from __future__ import annotations
 
 import math
-import numbers
 from fractions import Fraction
 
 import numpy as np
 
-from ._validation import check_choice, to_numpy
-from .calibration import NotFittedError
-from .metrics import _check_label_vector, _check_scores
+from ._validation import (
+    OPEN_FRACTION,
+    Boolean,
+    Options,
+    check_label_vector,
+    check_labels_first,
+    check_score_matrix,
+    to_numpy,
+    validate,
+)
+from .exceptions import NotFittedError
 
 __all__ = ["SplitConformal", "coverage", "average_set_size"]
 
-_SCORES = ("lac", "aps")
+_CONSTRAINTS = {"score": Options("lac", "aps"), "randomized": Boolean(), "alpha": OPEN_FRACTION}
 
 
 def _conformal_rank(n: int, alpha: float) -> int:
@@ -39,14 +46,6 @@ def _conformal_rank(n: int, alpha: float) -> int:
     """
     a = Fraction(repr(float(alpha)))
     return math.ceil((n + 1) * (1 - a))
-
-
-def _check_alpha(alpha, fname):
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"{fname}: alpha must be a real number, got {alpha!r}")
-    if not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"{fname}: alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
 
 
 class SplitConformal:
@@ -128,7 +127,7 @@ class SplitConformal:
     >>> sets
     array([[ True, False, False],
            [ True,  True, False]])
-    >>> coverage(sets, np.array([0, 1])), average_set_size(sets)
+    >>> coverage(np.array([0, 1]), sets), average_set_size(sets)
     (1.0, 1.5)
     """
 
@@ -141,9 +140,7 @@ class SplitConformal:
         return f"SplitConformal(score={self.score!r}, randomized={self.randomized!r}, random_state={self.random_state!r})"
 
     def _validate_params(self, fname):
-        check_choice(self.score, "score", _SCORES, fname)
-        if not isinstance(self.randomized, (bool, np.bool_)):
-            raise TypeError(f"{fname}: randomized must be True or False, got {self.randomized!r}")
+        validate(fname, _CONSTRAINTS, score=self.score, randomized=self.randomized)
         if self.randomized and self.score != "aps":
             raise ValueError(f"{fname}: randomized=True applies to score='aps' only, got score={self.score!r}")
 
@@ -151,7 +148,7 @@ class SplitConformal:
         """Score of every candidate class, shape (n, k), in the original class order."""
         if self.score == "lac":
             return 1.0 - p
-        n, k = p.shape
+        n = p.shape[0]
         order = np.argsort(-p, axis=1, kind="stable")  # decreasing, ties by lower index
         p_sorted = np.take_along_axis(p, order, axis=1)
         cum = np.cumsum(p_sorted, axis=1)  # mass at or above each rank
@@ -179,9 +176,9 @@ class SplitConformal:
         """
         fname = "SplitConformal.fit"
         self._validate_params(fname)
-        alpha = _check_alpha(alpha, fname)
-        p = _check_scores(probs, fname, "probs", probabilities=True)
-        y = _check_label_vector(labels, p.shape[0], p.shape[1], fname, "labels")
+        (alpha,) = validate(fname, _CONSTRAINTS, alpha=alpha)
+        p = check_score_matrix(probs, fname, "probs", probabilities=True)
+        y = check_label_vector(labels, p.shape[0], p.shape[1], fname, "labels")
         if self.randomized:
             try:
                 self.rng_ = np.random.default_rng(self.random_state)
@@ -227,7 +224,7 @@ class SplitConformal:
         """
         fname = "SplitConformal.predict_sets"
         self._check_fitted(fname)
-        p = _check_scores(probs, fname, "probs", probabilities=True)
+        p = check_score_matrix(probs, fname, "probs", probabilities=True)
         if p.shape[1] != self.n_classes_:
             raise ValueError(
                 f"{fname}: probs have {p.shape[1]} classes, but the predictor was fitted on {self.n_classes_}"
@@ -244,14 +241,14 @@ def _check_sets(sets, fname):
     return s
 
 
-def coverage(sets, labels) -> float:
+def coverage(y_true, sets) -> float:
     r"""Fraction of samples whose prediction set contains the true class: :math:`\frac1n\sum_i [y_i \in C_i]`.
 
     Parameters
     ----------
+    y_true : array_like of int, shape (n_samples,)
     sets : array_like of bool, shape (n_samples, n_classes)
         As returned by :meth:`SplitConformal.predict_sets`.
-    labels : array_like of int, shape (n_samples,)
 
     Returns
     -------
@@ -261,12 +258,13 @@ def coverage(sets, labels) -> float:
     --------
     >>> import numpy as np
     >>> from softmaxkit.conformal import coverage
-    >>> coverage(np.array([[True, False], [True, True], [False, False]]), np.array([1, 0, 0]))
+    >>> coverage(np.array([1, 0, 0]), np.array([[True, False], [True, True], [False, False]]))
     0.3333333333333333
     """
     fname = "coverage"
+    check_labels_first(y_true, sets, fname, "sets")
     s = _check_sets(sets, fname)
-    y = _check_label_vector(labels, s.shape[0], s.shape[1], fname, "labels")
+    y = check_label_vector(y_true, s.shape[0], s.shape[1], fname, "y_true")
     return float(np.mean(s[np.arange(s.shape[0]), y]))
 
 

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import Options, validate
+from .exceptions import InputError
+
 __all__ = ["load_inputs", "load_image", "InputError"]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-
-
-class InputError(ValueError):
-    """An input file that cannot be read or does not fit the model."""
 
 
 def load_image(path, input_shape, *, invert: str = "auto") -> np.ndarray:
@@ -36,6 +34,7 @@ def load_image(path, input_shape, *, invert: str = "auto") -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    (invert,) = validate("load_image", {"invert": Options("auto", "yes", "no")}, invert=invert)
     if len(input_shape) != 3 or input_shape[0] not in (1, 3):
         raise InputError(f"load_image: the model takes inputs of shape {tuple(input_shape)}, not images")
     channels, height, width = input_shape
@@ -52,8 +51,6 @@ def load_image(path, input_shape, *, invert: str = "auto") -> np.ndarray:
         array = array[None]
     else:
         array = np.moveaxis(array, -1, 0)
-    if invert not in ("auto", "yes", "no"):
-        raise ValueError(f"load_image: invert must be 'auto', 'yes' or 'no', got {invert!r}")
     if invert == "yes" or (invert == "auto" and channels == 1 and array.mean() > 0.5):
         array = 1.0 - array
     return np.ascontiguousarray(array, dtype=np.float32)

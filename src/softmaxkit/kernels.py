@@ -2,7 +2,7 @@
 
 Every function normalises over ``axis=-1`` (the class axis) by default, is exact at the extremes
 (huge logits, +-inf, NaN, float16, empty axes) and accepts ``out=`` to write into a caller's array.
-Large float32/float64 inputs go through fused multi-core numba kernels (:mod:`softmaxkit._fast`);
+Large float32/float64 inputs go through fused multi-core numba kernels (:mod:`softmaxkit._numba`);
 small inputs take the NumPy path below, which is also the reference the fast kernels are tested against.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _fast
+from ._numba import dispatch as _fused
 from ._validation import (
     as_float_array,
     check_mask,
@@ -158,10 +158,10 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
     if z.size == 0:
         return _finish(np.empty(z.shape, z.dtype), result_dtype, out)
     if mask is None:
-        fast = _fast.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=False)
+        fast = _fused.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=False)
         if fast is not None:
             return _finish(fast, result_dtype, out) if fast is not out else out
-    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    _, e, _, rest, dead = _shifted_parts(z, ax, mask)
     with np.errstate(invalid="ignore", divide="ignore"):
         y = e / (1.0 + rest)
     y = np.where(dead, np.nan, y)
@@ -219,10 +219,10 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
     if z.size == 0:
         return _finish(np.empty(z.shape, z.dtype), result_dtype, out)
     if mask is None:
-        fast = _fast.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=True)
+        fast = _fused.softmax(z, ax, out=out if out is not None and out.dtype == z.dtype else None, log=True)
         if fast is not None:
             return _finish(fast, result_dtype, out) if fast is not out else out
-    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    d, _, _, rest, dead = _shifted_parts(z, ax, mask)
     with np.errstate(invalid="ignore"):
         y = d - np.log1p(rest)
     y = np.where(dead, np.nan, y)
@@ -284,10 +284,10 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
     if z.size == 0:
         return _finish(np.empty(final_shape, z.dtype), result_dtype, out)
     if mask is None:
-        fast = _fast.logsumexp(z, ax, out=out if out is not None and out.dtype == z.dtype else None)
+        fast = _fused.logsumexp(z, ax, out=out if out is not None and out.dtype == z.dtype else None)
         if fast is not None:
             return _finish(fast.reshape(final_shape), result_dtype, out) if fast is not out else out
-    d, e, m, rest, dead = _shifted_parts(z, ax, mask)
+    _, _, m, rest, _ = _shifted_parts(z, ax, mask)
     with np.errstate(invalid="ignore"):
         m_finite = np.where(np.isinf(m), 0.0, m).astype(z.dtype)
         lse = np.where(np.isinf(m), m, m_finite + np.log1p(rest))

@@ -7,20 +7,21 @@ Semantics of ``weight``, ``ignore_index``, ``label_smoothing`` and ``reduction``
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import _fast
+from ._numba import dispatch as _fused
 from ._validation import (
+    FRACTION,
+    Integer,
+    Options,
     as_float_array,
-    check_choice,
     check_finite,
     check_labels,
     normalize_axis,
     to_numpy,
+    validate,
 )
-from .kernels import log_softmax, log_sigmoid
+from .kernels import log_sigmoid, log_softmax
 
 __all__ = [
     "cross_entropy",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_CONSTRAINTS = {"reduction": Options(*_REDUCTIONS), "label_smoothing": FRACTION, "ignore_index": Integer()}
 
 
 class _Target:
@@ -43,11 +45,7 @@ class _Target:
 
 
 def _check_options(weight, label_smoothing, reduction, n_classes, dtype, fname):
-    check_choice(reduction, "reduction", _REDUCTIONS, fname)
-    if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(label_smoothing, numbers.Real):
-        raise TypeError(f"{fname}: label_smoothing must be a real number, got {label_smoothing!r}")
-    if not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"{fname}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    validate(fname, _CONSTRAINTS, reduction=reduction, label_smoothing=label_smoothing)
     if weight is None:
         return None
     w = to_numpy(weight)
@@ -68,8 +66,8 @@ def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smo
                 f"class axis), got {t.shape}; for probability targets pass a float array of shape "
                 f"{tuple(logits_shape)}"
             )
-        if ignore_index is not None and not isinstance(ignore_index, (numbers.Integral, np.integer)):
-            raise TypeError(f"{fname}: ignore_index must be an integer, got {ignore_index!r}")
+        if ignore_index is not None:
+            validate(fname, _CONSTRAINTS, ignore_index=ignore_index)
         check_labels(t, n_classes, fname, ignore_index=ignore_index)
         active = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
         return _Target(labels=np.where(active, t, 0).astype(np.intp), active=active)
@@ -233,7 +231,7 @@ def cross_entropy(
     z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
     zl = np.moveaxis(z, ax, -1)
     if tgt.labels is not None and not label_smoothing and zl.size:
-        fast = _fast.cross_entropy_rows(zl, tgt.labels, tgt.active)
+        fast = _fused.cross_entropy_rows(zl, tgt.labels, tgt.active)
         if fast is not None:
             w_y = np.ones(tgt.labels.shape, z.dtype) if w is None else w[tgt.labels]
             w_y = np.where(tgt.active, w_y, 0).astype(z.dtype)
@@ -292,7 +290,7 @@ def cross_entropy_and_grad(
     if tgt.labels is not None and w is None and not label_smoothing and zl.size:
         denom = dtype.type(tgt.active.sum())
         scale = 1.0 / float(denom) if reduction == "mean" and denom != 0 else 1.0  # applied in the kernel
-        fast = _fast.cross_entropy_grad_rows(zl, tgt.labels, tgt.active, scale=scale)
+        fast = _fused.cross_entropy_grad_rows(zl, tgt.labels, tgt.active, scale=scale)
         if fast is not None:
             loss, grad = fast
             if reduction == "mean" and denom == 0:
@@ -372,7 +370,7 @@ def cross_entropy_from_probs(
 
 def _bce_prepare(logits, target, weight, pos_weight, reduction, fname):
     z, result_dtype = as_float_array(logits, fname, "logits")
-    check_choice(reduction, "reduction", _REDUCTIONS, fname)
+    validate(fname, _CONSTRAINTS, reduction=reduction)
     t = to_numpy(target)
     if t.dtype.kind not in "fiub":
         raise TypeError(f"{fname}: target must be numeric (0/1 or probabilities), got dtype {t.dtype}")

@@ -1,7 +1,7 @@
 """Pictures of a classifier: training curves, confusion matrices, prediction grids, reliability diagrams.
 
-Every plotting function takes ``ax=None`` (a new figure is made when omitted) and returns the axes it
-drew on. Figures are built with :class:`matplotlib.figure.Figure` directly, so nothing here touches
+Every plotting function takes ``ax=None`` (one Axes, or an array of them for multi-panel figures; a
+new figure is made when omitted) and returns the axes it drew on. Figures are built with :class:`matplotlib.figure.Figure` directly, so nothing here touches
 pyplot's global state or needs a display; :func:`save_figure` writes one atomically.
 """
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write
+from ._validation import Integer, validate
+from .metrics import calibration_error, reliability_curve
 
 __all__ = [
     "new_axes",
@@ -22,6 +24,7 @@ __all__ = [
     "plot_reliability_diagram",
     "plot_calibration_comparison",
     "plot_prediction_grid",
+    "plot_multilabel_examples",
 ]
 
 
@@ -50,20 +53,20 @@ def save_figure(fig_or_ax, path, *, dpi: int = 110) -> Path:
     return path
 
 
-def plot_training_curves(history, *, axes=None):
+def plot_training_curves(history, *, ax=None):
     """Loss and accuracy per epoch (training and validation), best epoch marked.
 
     Parameters
     ----------
     history : softmaxkit.train.History
-    axes : sequence of two Axes, optional
+    ax : sequence of two Axes, optional
         Where to draw loss and accuracy; a new 1x2 figure when omitted.
 
     Returns
     -------
     ndarray of Axes
     """
-    axes = new_axes(2) if axes is None else axes
+    axes = new_axes(2) if ax is None else ax
     epochs = history.column("epoch")
     ax_loss, ax_acc = axes[0], axes[1]
     ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
@@ -124,7 +127,7 @@ def plot_accuracy_coverage(coverage, accuracy, *, ax=None, label=None):
     return ax
 
 
-def plot_reliability_diagram(probs, labels, *, n_bins: int = 15, title: str = "reliability", ax=None, hist_ax=None):
+def plot_reliability_diagram(y_true, probs, *, n_bins: int = 15, title: str = "reliability", ax=None, hist_ax=None):
     """Reliability diagram: per-bin accuracy against confidence, with the gap to the diagonal shaded.
 
     A perfectly calibrated classifier sits on the diagonal (when it says 80%, it is right 80% of the
@@ -135,10 +138,8 @@ def plot_reliability_diagram(probs, labels, *, n_bins: int = 15, title: str = "r
     -------
     Axes
     """
-    from .metrics import calibration_error, reliability_curve
-
     ax = _axes(ax)
-    curve = reliability_curve(probs, labels, n_bins=n_bins)
+    curve = reliability_curve(y_true, probs, n_bins=n_bins)
     edges = curve.edges
     width = np.diff(edges)
     filled = curve.count > 0
@@ -149,8 +150,8 @@ def plot_reliability_diagram(probs, labels, *, n_bins: int = 15, title: str = "r
     ax.bar(edges[:-1][filled], np.abs(conf - acc)[filled], bottom=np.minimum(acc, conf)[filled], width=width[filled],
            align="edge", color="none", edgecolor="#C44E52", hatch="//", label="gap to confidence")
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
-    ece = calibration_error(probs, labels, n_bins=n_bins)
-    mce = calibration_error(probs, labels, n_bins=n_bins, norm="max")
+    ece = calibration_error(y_true, probs, n_bins=n_bins)
+    mce = calibration_error(y_true, probs, n_bins=n_bins, norm="max")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (top probability)")
@@ -167,36 +168,74 @@ def plot_reliability_diagram(probs, labels, *, n_bins: int = 15, title: str = "r
     return ax
 
 
-def plot_calibration_comparison(before, after, labels, *, n_bins: int = 15, names=("before", "after")):
+def plot_calibration_comparison(y_true, before, after, *, n_bins: int = 15, names=("before", "after"), ax=None):
     """Reliability diagrams with confidence histograms, before and after calibration, side by side.
 
-    Returns the figure's 2x2 array of axes (diagrams on top, histograms below).
-    """
-    from matplotlib.figure import Figure
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+    before, after : array_like of shape (n_samples, n_classes)
+        Probabilities before and after calibration.
+    n_bins : int, default 15
+    names : (str, str)
+        Titles of the two diagrams.
+    ax : ndarray of Axes of shape (2, 2), optional
+        Where to draw (diagrams on the top row, histograms below); a new figure when omitted.
 
-    fig = Figure(figsize=(11, 7), layout="constrained")
-    axes = fig.subplots(2, 2, height_ratios=(3, 1), sharex="col")
+    Returns
+    -------
+    ndarray of Axes of shape (2, 2)
+    """
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(11, 7), layout="constrained")
+        ax = fig.subplots(2, 2, height_ratios=(3, 1), sharex="col")
+    axes = np.asarray(ax, dtype=object).reshape(2, 2)
     for column, (probs, name) in enumerate(zip((before, after), names)):
-        plot_reliability_diagram(probs, labels, n_bins=n_bins, title=name, ax=axes[0, column], hist_ax=axes[1, column])
+        plot_reliability_diagram(y_true, probs, n_bins=n_bins, title=name, ax=axes[0, column], hist_ax=axes[1, column])
     return axes
 
 
-def plot_prediction_grid(images, probs, class_names, *, labels=None, n: int = 12, top: int = 3, ncols: int = 4):
+def plot_prediction_grid(
+    images, probs, class_names, *, labels=None, n: int = 12, top: int = 3, ncols: int = 4, ax=None
+):
     """A grid of images, each with a bar chart of its ``top`` most probable classes.
 
     Correct top predictions are drawn in blue, wrong ones in red (when ``labels`` are given).
-    Returns the figure's array of axes.
-    """
-    from matplotlib.figure import Figure
 
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, channels, height, width)
+    probs : ndarray of shape (n_images, n_classes)
+    class_names : sequence of str
+    labels : array_like of int, optional
+        True classes, to colour wrong predictions.
+    n : int, default 12
+        How many images to draw (the first ``n``).
+    top : int, default 3
+        Classes per bar chart.
+    ncols : int, default 4
+        Images per row.
+    ax : ndarray of Axes of shape (nrows, 2 * ncols), optional
+        Where to draw (image, bars, image, bars, ...); a new figure when omitted.
+
+    Returns
+    -------
+    ndarray of Axes of shape (nrows, 2 * ncols)
+    """
     images = np.asarray(images)[:n]
     probs = np.asarray(probs)[: len(images)]
     n = len(images)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(3.2 * ncols, 1.7 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, 2 * ncols, width_ratios=[1, 1.4] * ncols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(3.2 * ncols, 1.7 * nrows), layout="constrained")
+        ax = fig.subplots(nrows, 2 * ncols, width_ratios=[1, 1.4] * ncols, squeeze=False)
+    axes = np.asarray(ax, dtype=object).reshape(nrows, 2 * ncols)
+    for each in axes.flat:
+        each.axis("off")
     names = [str(c) for c in class_names]
     for i in range(n):
         row, col = divmod(i, ncols)
@@ -218,3 +257,59 @@ def plot_prediction_grid(images, probs, class_names, *, labels=None, n: int = 12
         for spine in ("top", "right"):
             ax_bar.spines[spine].set_visible(False)
     return axes
+
+
+def plot_multilabel_examples(x_pairs, Y, p_sigmoid, p_softmax, class_names, *, n: int = 6, ax=None,
+                             threshold: float = 0.5):
+    """Pair images above bar charts of both heads' per-class probabilities.
+
+    Parameters
+    ----------
+    x_pairs : ndarray of shape (n_images, channels, height, width)
+    Y : ndarray of shape (n_images, n_classes)
+        True label sets (their classes' names are drawn in bold).
+    p_sigmoid, p_softmax : ndarray of shape (n_images, n_classes)
+    class_names : sequence of str
+    n : int, default 6
+        How many images to draw (chosen as in :func:`softmaxkit.multilabel.format_examples`).
+    ax : ndarray of Axes of shape (2, n), optional
+        Where to draw; a new figure (no pyplot) when omitted.
+    threshold : float, default 0.5
+        Drawn as a dashed line.
+
+    Returns
+    -------
+    ndarray of Axes of shape (2, n)
+    """
+    fname = "plot_multilabel_examples"
+    from .multilabel.pairs import describe_pair, pick_examples
+
+    (n,) = validate(fname, {"n": Integer(1)}, n=n)
+    Y = np.asarray(Y)
+    idx = pick_examples(x_pairs, Y, min(n, len(Y)))
+    n = len(idx)
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(2.6 * n, 4.2), layout="constrained")
+        ax = fig.subplots(2, n, squeeze=False, height_ratios=[1, 1.3])
+    ax = np.asarray(ax, dtype=object).reshape(2, -1)
+    if ax.shape[1] < n:
+        raise ValueError(f"{fname}: ax must hold 2 x {n} axes, got {ax.size}")
+    k = np.arange(len(class_names))
+    for col, i in enumerate(idx):
+        img = np.asarray(x_pairs[i])
+        top, bottom = ax[0, col], ax[1, col]
+        top.imshow(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1), cmap="gray_r")
+        top.set_axis_off()
+        top.set_title(describe_pair(img, np.flatnonzero(Y[i]), [str(c) for c in class_names]))
+        bottom.bar(k - 0.2, p_sigmoid[i], width=0.4, label="sigmoid")
+        bottom.bar(k + 0.2, p_softmax[i], width=0.4, label="softmax")
+        bottom.axhline(threshold, color="grey", linestyle="--", linewidth=0.8)
+        bottom.set_ylim(0, 1)
+        bottom.set_xticks(k, [str(c) for c in class_names], fontsize=7)
+        for tick, truth in zip(bottom.get_xticklabels(), Y[i]):
+            tick.set_fontweight("bold" if truth else "normal")
+    ax[1, 0].set_ylabel("probability")
+    ax[1, 0].legend(fontsize=7, loc="upper right")
+    return ax

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_float_array, check_labels
+from ._validation import FRACTION, check_label_vector, check_labels_first, check_score_matrix, validate
 
 __all__ = ["REJECT", "predict_with_reject", "accuracy_coverage_curve", "AccuracyCoverage"]
 
@@ -19,13 +19,7 @@ REJECT = -1
 """The label :func:`predict_with_reject` gives to a rejected input."""
 
 
-def _check_probs(probs, fname):
-    p, _ = as_float_array(probs, fname, "probs")
-    if p.ndim != 2:
-        raise ValueError(f"{fname}: probs must have shape (n_samples, n_classes), got {p.shape}")
-    if np.isnan(p).any():
-        raise ValueError(f"{fname}: probs contains NaN")
-    return p
+_CONSTRAINTS = {"reject_below": FRACTION}
 
 
 def predict_with_reject(probs, *, reject_below: float) -> np.ndarray:
@@ -48,9 +42,8 @@ def predict_with_reject(probs, *, reject_below: float) -> np.ndarray:
     array([ 0, -1])
     """
     fname = "predict_with_reject"
-    p = _check_probs(probs, fname)
-    if not 0.0 <= reject_below <= 1.0:
-        raise ValueError(f"{fname}: reject_below must be in [0, 1], got {reject_below!r}")
+    p = check_score_matrix(probs, fname, "probs", probabilities=True, allow_empty=True)
+    (reject_below,) = validate(fname, _CONSTRAINTS, reject_below=reject_below)
     labels = np.argmax(p, axis=1)
     return np.where(np.max(p, axis=1) >= reject_below, labels, REJECT)
 
@@ -66,32 +59,47 @@ class AccuracyCoverage(NamedTuple):
     accuracy: np.ndarray
     threshold: np.ndarray
 
+    def index_at(self, coverage: float) -> int:
+        """Index of the first point answering at least the given fraction of inputs."""
+        i = int(np.searchsorted(self.coverage, coverage - 1e-12))
+        return min(i, len(self.coverage) - 1)
+
     def accuracy_at(self, coverage: float) -> float:
         """Accuracy when answering (at least) the given fraction of inputs."""
-        i = int(np.searchsorted(self.coverage, coverage - 1e-12))
-        return float(self.accuracy[min(i, len(self.accuracy) - 1)])
+        return float(self.accuracy[self.index_at(coverage)])
+
+    def threshold_at(self, coverage: float) -> float:
+        """The confidence below which inputs are rejected to answer (at least) the given fraction."""
+        return float(self.threshold[self.index_at(coverage)])
 
 
-def accuracy_coverage_curve(probs, labels) -> AccuracyCoverage:
+def accuracy_coverage_curve(y_true, probs) -> AccuracyCoverage:
     """Accuracy on the answered inputs as the confidence threshold is lowered.
 
     Inputs are ranked by top probability (ties keep their order); answering the ``m`` most confident
     gives coverage ``m / n``. The last point (coverage 1) is the plain accuracy.
 
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+    probs : array_like of shape (n_samples, n_classes)
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    AccuracyCoverage
+
     Examples
     --------
     >>> import numpy as np
-    >>> curve = accuracy_coverage_curve(np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]]), np.array([0, 1, 1]))
+    >>> curve = accuracy_coverage_curve(np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]]))
     >>> curve.coverage.round(3), curve.accuracy.round(3)
     (array([0.333, 0.667, 1.   ]), array([1.   , 1.   , 0.667]))
     """
     fname = "accuracy_coverage_curve"
-    p = _check_probs(probs, fname)
-    y = check_labels(labels, p.shape[1], fname, argname="labels")
-    if y.shape != (p.shape[0],):
-        raise ValueError(f"{fname}: labels must have shape ({p.shape[0]},), got {y.shape}")
-    if p.shape[0] == 0:
-        raise ValueError(f"{fname}: probs is empty")
+    check_labels_first(y_true, probs, fname)
+    p = check_score_matrix(probs, fname, "probs", probabilities=True)
+    y = check_label_vector(y_true, p.shape[0], p.shape[1], fname, "y_true")
     confidence = p.max(axis=1)
     order = np.argsort(-confidence, kind="stable")
     hits = (p.argmax(axis=1) == y)[order]

@@ -1,8 +1,10 @@
-"""Minibatch training of a softmax classifier: shuffling, validation, early stopping, checkpoints.
+"""Minibatch training: the one fit loop, with shuffling, validation, early stopping and checkpoints.
 
-The loop is deliberately small: each step runs ``model.forward`` on a shuffled batch, takes the fused
-softmax + cross-entropy gradient of the logits (``probs - onehot``, never a Jacobian), back-propagates
-it and lets the optimizer update the parameters.
+The loop is deliberately small: each step runs ``model.forward`` on a shuffled batch, takes the
+loss's gradient with respect to the logits, back-propagates it and lets the optimizer update the
+parameters. The loss is passed in: :class:`SoftmaxCrossEntropy` (the default) trains a softmax
+classifier with the fused softmax + cross-entropy gradient (``probs - onehot``, never a Jacobian);
+:class:`softmaxkit.multilabel.MultiLabelLoss` trains a sigmoid or softmax head on label sets.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_labels
+from ._validation import Integer, check_labels, check_rng, validate
+from .datasets.splits import train_val_split
 from .losses import cross_entropy, cross_entropy_and_grad
+from .nn.io import save
 
-__all__ = ["History", "fit", "evaluate_loss", "train_val_split"]
+__all__ = ["History", "SoftmaxCrossEntropy", "fit", "evaluate_loss", "train_val_split"]
+
+_CONSTRAINTS = {"epochs": Integer(1), "batch_size": Integer(1)}
 
 
 @dataclass
@@ -56,50 +62,47 @@ class History:
         }
 
 
-def train_val_split(x, y, *, val_fraction: float, rng: np.random.Generator):
-    """Split ``(x, y)`` into a training part and a validation part of ``val_fraction`` of the rows.
+class SoftmaxCrossEntropy:
+    """The loss of a softmax classifier: mean cross-entropy of integer class labels.
 
-    The split is stratified (each class keeps its share, at least one validation row per class that
-    has two or more rows) and reproducible from ``rng``.
+    A loss for :func:`fit` has four methods: ``check_targets`` (validates the targets against the
+    model's output width), ``loss_and_grad`` (mean loss of a batch and its gradient with respect to
+    the logits), ``loss`` (the mean loss alone, for validation) and ``n_correct`` (how many rows are
+    predicted right, or None when accuracy does not apply).
 
     Examples
     --------
     >>> import numpy as np
-    >>> x, y = np.arange(20.0).reshape(10, 2), np.array([0, 1] * 5)
-    >>> xt, yt, xv, yv = train_val_split(x, y, val_fraction=0.2, rng=np.random.default_rng(0))
-    >>> len(yt), len(yv), sorted(yv.tolist())
-    (8, 2, [0, 1])
+    >>> loss = SoftmaxCrossEntropy()
+    >>> value, grad = loss.loss_and_grad(np.array([[2.0, 0.0]]), np.array([0]))
+    >>> round(float(value), 4), loss.n_correct(np.array([[2.0, 0.0]]), np.array([1]))
+    (0.1269, 0)
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"train_val_split: val_fraction must be in [0, 1), got {val_fraction!r}")
-    y = np.asarray(y)
-    if val_fraction == 0.0:
-        return x, y, x[:0], y[:0]
-    val_idx = []
-    for label in np.unique(y):
-        rows = np.flatnonzero(y == label)
-        rows = rows[rng.permutation(len(rows))]
-        n_val = int(round(val_fraction * len(rows)))
-        if len(rows) >= 2:
-            n_val = min(max(n_val, 1), len(rows) - 1)
-        val_idx.append(rows[:n_val])
-    val_idx = np.sort(np.concatenate(val_idx))
-    keep = np.ones(len(y), bool)
-    keep[val_idx] = False
-    return x[keep], y[keep], x[val_idx], y[val_idx]
+
+    def check_targets(self, y, n_outputs: int, fname: str, argname: str = "y"):
+        return check_labels(y, n_outputs, fname, argname=argname)
+
+    def loss_and_grad(self, logits, y):
+        return cross_entropy_and_grad(logits, y)
+
+    def loss(self, logits, y) -> float:
+        return float(cross_entropy(logits.astype(np.float64), y))
+
+    def n_correct(self, logits, y) -> int:
+        return int(np.count_nonzero(np.argmax(logits, axis=-1) == y))
 
 
-def evaluate_loss(model, x, y, *, batch_size: int = 1024):
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``, computed in batches.
+def evaluate_loss(model, x, y, *, loss=None, batch_size: int = 1024):
+    """Mean loss (default: cross-entropy) and accuracy of ``model`` on ``(x, y)``, computed in batches.
 
-    Returns ``(nan, nan)`` for an empty set.
+    Returns ``(nan, nan)`` for an empty set; the accuracy is NaN when the loss has none.
     """
+    loss = SoftmaxCrossEntropy() if loss is None else loss
     if len(y) == 0:
         return math.nan, math.nan
     logits = model.predict_logits(x, batch_size=batch_size)
-    loss = float(cross_entropy(logits.astype(np.float64), y))
-    accuracy = float(np.mean(np.argmax(logits, axis=-1) == y))
-    return loss, accuracy
+    correct = loss.n_correct(logits, y)
+    return loss.loss(logits, y), (math.nan if correct is None else correct / len(y))
 
 
 def _snapshot(model):
@@ -119,6 +122,7 @@ def fit(
     *,
     optimizer,
     rng: np.random.Generator,
+    loss=None,
     epochs: int = 10,
     batch_size: int = 128,
     x_val=None,
@@ -129,7 +133,7 @@ def fit(
     progress: bool = True,
     on_epoch_end=None,
 ) -> History:
-    r"""Train ``model`` by minibatch gradient descent on the mean cross-entropy.
+    r"""Train ``model`` by minibatch gradient descent on a mean loss (default: cross-entropy).
 
     Each epoch visits the training rows in a fresh random order drawn from ``rng`` (so the same seed
     gives the same run, bit for bit). After each epoch the validation loss is measured; whenever it
@@ -142,11 +146,14 @@ def fit(
     model : softmaxkit.nn.Sequential
         The network; its last layer produces logits.
     x, y : ndarray
-        Training inputs and integer labels.
+        Training inputs and targets (integer labels for the default loss).
     optimizer : softmaxkit.nn.optim optimizer
         Has ``step(model)`` and a settable ``lr``.
     rng : numpy.random.Generator
         Source of the shuffling (and nothing else).
+    loss : optional
+        What to minimise (see :class:`SoftmaxCrossEntropy` for the four methods a loss has);
+        default ``SoftmaxCrossEntropy()``.
     epochs : int, default 10
     batch_size : int, default 128
     x_val, y_val : ndarray, optional
@@ -156,7 +163,7 @@ def fit(
     schedule : callable, optional
         ``schedule(step) -> lr``, called before every optimizer step (step counts from 0).
     checkpoint : path-like, optional
-        Where to save the best model so far (``model.save``).
+        Where to save the best model so far (:func:`softmaxkit.nn.save`).
     progress : bool, default True
         Show a tqdm progress bar per epoch with the running loss and accuracy (on stderr).
     on_epoch_end : callable, optional
@@ -167,24 +174,21 @@ def fit(
     History
     """
     fname = "fit"
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{fname}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{fname}: {name} must be a positive integer, got {value!r}")
+    rng = check_rng(rng, fname)
+    epochs, batch_size = validate(fname, _CONSTRAINTS, epochs=epochs, batch_size=batch_size)
+    loss_fn = SoftmaxCrossEntropy() if loss is None else loss
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"{fname}: x has {len(x)} rows but y has {len(y)} labels")
     if len(y) == 0:
         raise ValueError(f"{fname}: the training set is empty")
-    n_classes = _n_outputs(model, x[:1])
-    check_labels(y, n_classes, fname, argname="y")
+    n_outputs = _n_outputs(model, x[:1])
+    y = loss_fn.check_targets(y, n_outputs, fname, "y")
     has_val = x_val is not None and y_val is not None and len(y_val) > 0
     if has_val:
         x_val = np.asarray(x_val, dtype=np.float32)
-        y_val = np.asarray(y_val)
-        check_labels(y_val, n_classes, fname, argname="y_val")
+        y_val = loss_fn.check_targets(np.asarray(y_val), n_outputs, fname, "y_val")
 
     from tqdm.auto import tqdm
 
@@ -211,26 +215,30 @@ def fit(
                 if schedule is not None:
                     optimizer.lr = schedule(step)
                 logits = model.forward(xb, training=True)
-                loss, grad = cross_entropy_and_grad(logits, yb)
+                batch_loss, grad = loss_fn.loss_and_grad(logits, yb)
                 model.backward(grad)
                 optimizer.step(model)
                 step += 1
-                loss_sum += float(loss) * len(idx)
-                correct += int(np.count_nonzero(np.argmax(logits, axis=-1) == yb))
+                loss_sum += float(batch_loss) * len(idx)
+                hits = loss_fn.n_correct(logits, yb)
+                correct = None if hits is None or correct is None else correct + hits
                 seen += len(idx)
                 bar.update(len(idx))
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}", refresh=False)
+                shown = {"loss": f"{loss_sum / seen:.4f}"}
+                if correct is not None:
+                    shown["acc"] = f"{correct / seen:.3f}"
+                bar.set_postfix(shown, refresh=False)
             bar.close()
             train_loss = loss_sum / seen
             if not math.isfinite(train_loss):
                 raise FloatingPointError(
                     f"{fname}: the training loss became {train_loss} in epoch {epoch}; lower the learning rate"
                 )
-            val_loss, val_acc = evaluate_loss(model, x_val, y_val) if has_val else (math.nan, math.nan)
+            val_loss, val_acc = evaluate_loss(model, x_val, y_val, loss=loss_fn) if has_val else (math.nan, math.nan)
             row = {
                 "epoch": epoch,
                 "train_loss": train_loss,
-                "train_accuracy": correct / seen,
+                "train_accuracy": math.nan if correct is None else correct / seen,
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "lr": float(optimizer.lr),
@@ -245,7 +253,7 @@ def fit(
                 since_best = 0
                 if checkpoint is not None:
                     model.metadata["best_epoch"] = epoch
-                    model.save(checkpoint)
+                    save(model, checkpoint)
             else:
                 since_best += 1
             if on_epoch_end is not None:

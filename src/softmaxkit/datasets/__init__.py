@@ -21,18 +21,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..exceptions import ChecksumError, DatasetFormatError, DatasetNotFoundError, FetchError
 from ._dataset import Dataset
-from ._errors import ChecksumError, DatasetFormatError, DatasetNotFoundError, FetchError
 from ._fetch import fetch
 from ._loaders import load_cifar, load_digits, load_idx, load_npz, missing_files
 from ._paths import ENV_VAR, default_root, search_roots
 from ._registry import REGISTRY, get_spec, normalize_name
+from .splits import train_val_split, validation_split
 
 __all__ = [
     "Dataset",
     "load",
     "fetch",
     "names",
+    "normalize_name",
+    "train_val_split",
+    "validation_split",
     "DatasetNotFoundError",
     "DatasetFormatError",
     "ChecksumError",

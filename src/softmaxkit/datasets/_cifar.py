@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import DatasetFormatError
+from ..exceptions import DatasetFormatError
 from ._unpickle import safe_load
 
 __all__ = ["read_batch", "read_label_names"]

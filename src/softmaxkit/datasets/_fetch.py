@@ -7,6 +7,7 @@ or a checksum mismatch leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -20,8 +21,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .._atomic import atomic_write
+from ..exceptions import ChecksumError, DatasetFormatError, FetchError
 from ._cifar import read_batch, read_label_names
-from ._errors import ChecksumError, DatasetFormatError, FetchError
 from ._idx import GZIP_MAGIC, find_idx_file, idx_bytes, parse_idx, read_bytes
 from ._loaders import missing_files
 from ._packages import INSTALL_HINTS, PackageSource, candidates_in, known_locations
@@ -87,7 +89,7 @@ def fetch(
     ...     fetch("mnist", root=d, mirror="http://127.0.0.1:9/", progress=False, timeout=1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    softmaxkit.datasets.FetchError: http://127.0.0.1:9/train-images-idx3-ubyte.gz: cannot connect (...)
+    softmaxkit.exceptions.FetchError: http://127.0.0.1:9/train-images-idx3-ubyte.gz: cannot connect (...)
     """
     spec = get_spec(name)
     if mirror is not None and from_package not in (None, False):
@@ -117,11 +119,9 @@ def _fetch_into(dest: Path, spec: DatasetSpec, sums: dict, *, mirror, from_packa
             if present is not None and _idx_ok(present, sums.get(stem)):
                 continue
             url = base + filename
-            _atomic_write(
-                dest / filename,
-                lambda f, url=url: _download(url, f, timeout=timeout, progress=progress),
-                check=lambda tmp, stem=stem, url=url: _check_idx(tmp, stem, sums, label=url),
-            )
+            check = functools.partial(_check_idx, stem=stem, sums=sums, label=url)
+            with atomic_write(dest / filename, check=check) as f:
+                _download(url, f, timeout=timeout, progress=progress)
             _remove_other_spellings(dest, stem, keep=filename)
     else:
         if missing_files(spec, dest):
@@ -137,24 +137,6 @@ def _fetch_into(dest: Path, spec: DatasetSpec, sums: dict, *, mirror, from_packa
 
 
 # -- writing ---------------------------------------------------------------------------------------
-
-
-def _atomic_write(dest: Path, write, *, check=None) -> None:
-    """Write via ``write(fileobj)`` to a temp file beside ``dest``, ``check(tmp)``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        if check is not None:
-            check(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o644 & ~umask)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _remove_other_spellings(directory: Path, stem: str, *, keep: str) -> None:
@@ -267,17 +249,15 @@ def _install(source: PackageSource, spec: DatasetSpec, dest: Path, sums: dict) -
             with open(src, "rb") as f:
                 is_gz = f.read(2) == GZIP_MAGIC
             target = stem + ".gz" if is_gz else stem
-            _atomic_write(
-                dest / target,
-                lambda f, src=src: _copy_file(src, f),
-                check=lambda tmp, stem=stem, src=src: _check_idx(tmp, stem, sums, label=src),
-            )
+            with atomic_write(dest / target, check=functools.partial(_check_idx, stem=stem, sums=sums, label=src)) as f:
+                _copy_file(src, f)
             _remove_other_spellings(dest, stem, keep=target)
     elif source.kind == "mnist-pickle":
         for stem, array in _arrays_from_mnist_pickle(source.path).items():
             data = idx_bytes(array)
             _check_idx_bytes(data, stem, sums, label=f"{source.path} ({stem})")
-            _atomic_write(dest / stem, lambda f, data=data: f.write(data))
+            with atomic_write(dest / stem) as f:
+                f.write(data)
             _remove_other_spellings(dest, stem, keep=stem)
     elif source.kind == "cifar-tar":
         _check_sha256(source.path, sums, CIFAR10_ARCHIVE, label=source.path)
@@ -288,7 +268,8 @@ def _install(source: PackageSource, spec: DatasetSpec, dest: Path, sums: dict) -
         for name in (*spec.files, CIFAR10_META):
             src = source.path / name
             if src.is_file():
-                _atomic_write(out / name, lambda f, src=src: _copy_file(src, f), check=_cifar_checker(name))
+                with atomic_write(out / name, check=_cifar_checker(name)) as f:
+                    _copy_file(src, f)
 
 
 def _copy_file(src: Path, f) -> None:
@@ -339,11 +320,8 @@ def _extract_cifar(archive: Path, spec: DatasetSpec, dest: Path, *, label) -> No
                 base = PurePosixPath(member.name).name
                 if base in wanted and member.isfile() and base not in done:
                     src = tar.extractfile(member)
-                    _atomic_write(
-                        out / base,
-                        lambda f, src=src: shutil.copyfileobj(src, f, _CHUNK),
-                        check=_cifar_checker(base),
-                    )
+                    with atomic_write(out / base, check=_cifar_checker(base)) as f:
+                        shutil.copyfileobj(src, f, _CHUNK)
                     done.add(base)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DatasetFormatError(f"{label}: corrupt tar archive ({exc})") from None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import DatasetFormatError
+from ..exceptions import DatasetFormatError
 
 __all__ = ["read_bytes", "parse_idx", "read_idx", "idx_bytes", "find_idx_file"]
 
@@ -79,7 +79,7 @@ def parse_idx(data: bytes, source="<bytes>") -> np.ndarray:
     >>> parse_idx(b"\\x12\\x34\\x08\\x01")
     Traceback (most recent call last):
     ...
-    softmaxkit.datasets.DatasetFormatError: <bytes>: bad IDX magic number 0x12340801 (expected 0x0000 followed by a type code and the number of dimensions)
+    softmaxkit.exceptions.DatasetFormatError: <bytes>: bad IDX magic number 0x12340801 (expected 0x0000 followed by a type code and the number of dimensions)
     """
     if len(data) < 4:
         raise DatasetFormatError(f"{source}: truncated IDX file: {len(data)} bytes, too short for the header")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import ChecksumError, DatasetFormatError
 from ._cifar import read_batch, read_label_names
 from ._dataset import Dataset
-from ._errors import ChecksumError, DatasetFormatError
 from ._idx import find_idx_file, parse_idx, read_bytes
 from ._registry import CIFAR10_META, CIFAR10_SUBDIR, DatasetSpec
 

@@ -21,7 +21,7 @@ import pickle
 
 import numpy as np
 
-from ._errors import DatasetFormatError
+from ..exceptions import DatasetFormatError
 
 __all__ = ["RestrictedUnpickler", "safe_load"]
 

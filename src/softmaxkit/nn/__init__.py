@@ -1,7 +1,15 @@
-"""A small NumPy neural network with a softmax output: layers, Sequential models, optimizers.
+"""A small NumPy neural network with a softmax output: layers, Sequential models, optimizers, model files.
 
 Pure NumPy plus softmaxkit's own kernels; float32 throughout. Train on logits with the fused
-softmax + cross-entropy gradient (:func:`softmaxkit.cross_entropy_and_grad`).
+softmax + cross-entropy gradient (:func:`softmaxkit.cross_entropy_and_grad`). This package knows
+nothing above it: calibration, data sets, plots and the command line build on it, never the reverse.
+
+- :mod:`~softmaxkit.nn.base` (the layer contract), :mod:`~softmaxkit.nn.layers` (dense, shape,
+  activation, dropout and softmax layers), :mod:`~softmaxkit.nn.conv` (convolution),
+  :mod:`~softmaxkit.nn.pooling` (max pooling), :mod:`~softmaxkit.nn.init` (initialisers),
+- :mod:`~softmaxkit.nn.sequential` (the model), :mod:`~softmaxkit.nn.architectures` (ready-made models),
+- :mod:`~softmaxkit.nn.optim` (optimizers), :mod:`~softmaxkit.nn.schedules` (learning-rate schedules),
+- :mod:`~softmaxkit.nn.io` (the model file: :func:`save`, :func:`load`).
 
 Examples
 --------
@@ -17,15 +25,20 @@ Examples
 (5,)
 """
 
+from ..exceptions import ModelFileError
 from . import architectures, init
-from .conv import Conv2D, MaxPool2D
-from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax, Tanh
-from .model import FORMAT_NAME, FORMAT_VERSION, LAYER_TYPES, ModelFileError, Sequential, load
-from .optim import SGD, Adam, AdamW, CosineSchedule, StepSchedule
+from .base import Layer
+from .conv import Conv2D
+from .io import FORMAT_NAME, FORMAT_VERSION, LAYER_TYPES, load, read, save
+from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Tanh
+from .optim import SGD, Adam, AdamW
+from .pooling import MaxPool2D
+from .schedules import CosineSchedule, StepSchedule
+from .sequential import Sequential
 
 __all__ = [
     "Layer", "Dense", "Conv2D", "MaxPool2D", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax",
-    "Sequential", "load", "ModelFileError", "LAYER_TYPES", "FORMAT_NAME", "FORMAT_VERSION",
+    "Sequential", "save", "load", "read", "ModelFileError", "LAYER_TYPES", "FORMAT_NAME", "FORMAT_VERSION",
     "SGD", "Adam", "AdamW", "CosineSchedule", "StepSchedule",
     "architectures", "init",
 ]

@@ -11,22 +11,25 @@ import math
 
 import numpy as np
 
-from .conv import Conv2D, MaxPool2D
+from .._validation import Integer, check_rng, validate
+from .conv import Conv2D
 from .layers import Dense, Dropout, Flatten, ReLU
-from .model import Sequential
+from .pooling import MaxPool2D
+from .sequential import Sequential
 
 __all__ = ["logistic", "mlp", "cnn"]
 
 
 def _check(input_shape, n_classes, rng, fname):
-    shape = tuple(int(d) for d in input_shape)
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"{fname}: input_shape must be positive integers such as (1, 28, 28), got {input_shape!r}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ValueError(f"{fname}: n_classes must be an integer >= 2, got {n_classes!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{fname}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return shape, int(n_classes)
+    (n_classes,) = validate(fname, {"n_classes": Integer(2)}, n_classes=n_classes)
+    check_rng(rng, fname)
+    return shape, n_classes
 
 
 def logistic(input_shape, n_classes: int, *, rng: np.random.Generator) -> Sequential:

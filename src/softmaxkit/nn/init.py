@@ -9,23 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["he_normal", "glorot_uniform", "check_rng", "INITS"]
-
-
-def check_rng(rng, fname: str) -> np.random.Generator:
-    """Return ``rng`` if it is a Generator, a fresh ``default_rng()`` if it is None.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> isinstance(check_rng(None, "f"), np.random.Generator)
-    True
-    """
-    if rng is None:
-        return np.random.default_rng()
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{fname}: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-    return rng
+__all__ = ["he_normal", "glorot_uniform", "INITS"]
 
 
 def he_normal(rng: np.random.Generator, shape, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:

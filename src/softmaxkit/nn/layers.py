@@ -1,21 +1,4 @@
-"""Layers: the base contract, dense and shape layers, activations, dropout and the softmax output.
-
-Every layer keeps one contract:
-
-* ``forward(x, training=False) -> y``. With ``training=True`` the layer keeps what its backward needs
-  (and :class:`Dropout` draws a mask); ``backward`` must follow a training-mode forward.
-* ``backward(grad_y, *, input_grad=True) -> grad_x`` fills ``grads`` (overwriting, never accumulating)
-  and returns the gradient with respect to the input (``None`` when ``input_grad=False``, which lets
-  :class:`~softmaxkit.nn.Sequential` skip the unused input gradient of its first layer).
-* ``params`` and ``grads`` are dicts with the same keys and shapes (empty for layers without
-  parameters); the arrays are updated in place and never replaced, so optimizers and snapshots may hold
-  on to them.
-* ``config()`` returns the JSON-able constructor arguments, so ``type(layer)(**layer.config())``
-  rebuilds the layer (with fresh weights).
-
-Parameters are float32. Layers with parameters cast their input to the parameters' dtype (a no-op for
-float32 input); :meth:`Layer.astype` switches a layer to float64, which the gradient checks use.
-"""
+"""Dense and shape layers, activations, dropout and the softmax output (the contract: :mod:`.base`)."""
 
 from __future__ import annotations
 
@@ -23,71 +6,15 @@ import math
 
 import numpy as np
 
+from .._validation import HALF_OPEN_FRACTION, Integer, Options, check_rng, validate
 from ..kernels import sigmoid, softmax, softmax_backward
-from .init import INITS, check_rng
+from .base import Layer, float_input, shape_error
+from .init import INITS
 
-__all__ = ["Layer", "Dense", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax"]
-
-
-class Layer:
-    """Base class: no parameters, identity shape; subclasses override ``forward``/``backward``."""
-
-    def __init__(self):
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-
-    def forward(self, x, training: bool = False) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, grad_y, *, input_grad: bool = True):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def config(self) -> dict:
-        """Constructor arguments as a JSON-able dict."""
-        return {}
-
-    def output_shape(self, input_shape: tuple) -> tuple:
-        """Shape of one output sample given the shape of one input sample (raises ValueError if invalid)."""
-        return tuple(input_shape)
-
-    def astype(self, dtype) -> "Layer":
-        """Convert parameters and gradients to ``dtype`` (float32 or float64) in place; returns self."""
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"{self.name}: dtype must be float32 or float64, got {dtype}")
-        for key in self.params:
-            self.params[key] = self.params[key].astype(dtype)
-            self.grads[key] = np.zeros_like(self.params[key])
-        return self
-
-    @property
-    def name(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def _saved(self, attr: str):
-        value = getattr(self, attr, None)
-        if value is None:
-            raise RuntimeError(f"{self.name}: backward() needs a preceding forward(x, training=True)")
-        return value
+__all__ = ["Dense", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax"]
 
 
-def _float_input(x, dtype=None) -> np.ndarray:
-    """``x`` as a floating array: cast to ``dtype`` if given, else float32 unless already floating."""
-    x = np.asarray(x)
-    if dtype is not None:
-        return x.astype(dtype, copy=False)
-    if x.dtype not in (np.float32, np.float64):
-        return x.astype(np.float32)
-    return x
-
-
-def _shape_error(layer: Layer, expected: str, got) -> ValueError:
-    shape = "(" + ", ".join(str(d) for d in got) + ("," if len(got) == 1 else "") + ")"
-    return ValueError(f"{layer.name}: expected input of shape {expected}, got {shape}")
+_DENSE = {"in_features": Integer(1), "out_features": Integer(1), "init": Options(*INITS)}
 
 
 class Dense(Layer):
@@ -116,12 +43,10 @@ class Dense(Layer):
 
     def __init__(self, in_features: int, out_features: int, *, init: str = "he", rng=None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features", "Dense")
-        self.out_features = _positive_int(out_features, "out_features", "Dense")
-        if init not in INITS:
-            raise ValueError(f"Dense: init must be one of {sorted(INITS)}, got {init!r}")
-        self.init = init
-        rng = check_rng(rng, "Dense")
+        self.in_features, self.out_features, self.init = validate(
+            "Dense", _DENSE, in_features=in_features, out_features=out_features, init=init
+        )
+        rng = check_rng(rng, "Dense", allow_none=True)
         shape = (self.in_features, self.out_features)
         self.params["weight"] = INITS[init](rng, shape, self.in_features, self.out_features)
         self.params["bias"] = np.zeros(self.out_features, np.float32)
@@ -133,14 +58,14 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         if tuple(input_shape) != (self.in_features,):
-            raise _shape_error(self, f"(n, {self.in_features})", ("n", *input_shape))
+            raise shape_error(self, f"(n, {self.in_features})", ("n", *input_shape))
         return (self.out_features,)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
         w = self.params["weight"]
-        x = _float_input(x, w.dtype)
+        x = float_input(x, w.dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise _shape_error(self, f"(n, {self.in_features})", x.shape)
+            raise shape_error(self, f"(n, {self.in_features})", x.shape)
         y = np.matmul(x, w)
         y += self.params["bias"]
         self._x = x if training else None
@@ -175,9 +100,9 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
-        x = _float_input(x)
+        x = float_input(x)
         if x.ndim < 2:
-            raise _shape_error(self, "(n, ...) with at least 2 dimensions", x.shape)
+            raise shape_error(self, "(n, ...) with at least 2 dimensions", x.shape)
         self._shape = x.shape if training else None
         return x.reshape(x.shape[0], -1)
 
@@ -201,7 +126,7 @@ class _OutputActivation(Layer):
         raise NotImplementedError
 
     def forward(self, x, training: bool = False) -> np.ndarray:
-        y = self._apply(_float_input(x))
+        y = self._apply(float_input(x))
         self._y = y if training else None
         return y
 
@@ -287,18 +212,15 @@ class Dropout(Layer):
 
     def __init__(self, p: float, *, rng=None):
         super().__init__()
-        p = float(p)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
-        self.rng = check_rng(rng, "Dropout")
+        (self.p,) = validate("Dropout", {"p": HALF_OPEN_FRACTION}, p=p)
+        self.rng = check_rng(rng, "Dropout", allow_none=True)
         self.mask_ = None
 
     def config(self) -> dict:
         return {"p": self.p}
 
     def forward(self, x, training: bool = False) -> np.ndarray:
-        x = _float_input(x)
+        x = float_input(x)
         if not training or self.p == 0.0:
             self.mask_ = np.ones((), x.dtype) if training else None
             return x
@@ -330,7 +252,7 @@ class Softmax(Layer):
         self._y = None
 
     def forward(self, x, training: bool = False) -> np.ndarray:
-        y = softmax(_float_input(x), axis=-1)
+        y = softmax(float_input(x), axis=-1)
         self._y = y if training else None
         return y
 
@@ -339,9 +261,3 @@ class Softmax(Layer):
         if not input_grad:
             return None
         return softmax_backward(y, np.asarray(grad_y, dtype=y.dtype), axis=-1)
-
-
-def _positive_int(value, argname: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{layer}: {argname} must be a positive integer, got {value!r}")
-    return int(value)

@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules.
+"""Optimizers: SGD, Adam, AdamW (learning-rate schedules: :mod:`.schedules`).
 
 The update equations are PyTorch's (``torch.optim.SGD``, ``Adam``, ``AdamW``), so the same settings
 give the same trajectories. Each optimizer has one method, ``step(model)``, which updates every
@@ -19,16 +19,19 @@ import math
 
 import numpy as np
 
-from . import _kernels
+from .._numba.dispatch import nn_kernels
+from .._validation import HALF_OPEN_FRACTION, NON_NEGATIVE, Boolean, validate
 
-__all__ = ["SGD", "Adam", "AdamW", "CosineSchedule", "StepSchedule"]
+__all__ = ["SGD", "Adam", "AdamW"]
 
 
-def _check_nonneg(value, argname: str, fname: str) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{fname}: {argname} must be a finite number >= 0, got {value}")
-    return value
+_CONSTRAINTS = {
+    "lr": NON_NEGATIVE,
+    "momentum": NON_NEGATIVE,
+    "nesterov": Boolean(),
+    "weight_decay": NON_NEGATIVE,
+    "eps": NON_NEGATIVE,
+}
 
 
 class _Optimizer:
@@ -43,7 +46,7 @@ class _Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        self._lr = _check_nonneg(value, "lr", type(self).__name__)
+        (self._lr,) = validate(type(self).__name__, _CONSTRAINTS, lr=value)
 
     def _slots(self, name: str, param: np.ndarray, *keys: str) -> dict:
         slots = self.state.get(name)
@@ -63,7 +66,7 @@ def _fast_path(param: np.ndarray, grad: np.ndarray):
     """The numba kernels when they can update ``param`` in one fused pass, else None (NumPy path)."""
     if param.dtype != grad.dtype or not (param.flags.c_contiguous and grad.flags.c_contiguous):
         return None
-    return _kernels.get()
+    return nn_kernels()
 
 
 class SGD(_Optimizer):
@@ -94,9 +97,9 @@ class SGD(_Optimizer):
 
     def __init__(self, lr, *, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(lr)
-        self.momentum = _check_nonneg(momentum, "momentum", "SGD")
-        self.nesterov = bool(nesterov)
-        self.weight_decay = _check_nonneg(weight_decay, "weight_decay", "SGD")
+        self.momentum, self.nesterov, self.weight_decay = validate(
+            "SGD", _CONSTRAINTS, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        )
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
 
@@ -107,7 +110,7 @@ class SGD(_Optimizer):
         if fast is not None:
             first = not slots.get("started")
             slots["started"] = True
-            fast["sgd_update"](param.reshape(-1), grad.reshape(-1), slots["buf"].reshape(-1), t(self.lr),
+            fast.sgd_update(param.reshape(-1), grad.reshape(-1), slots["buf"].reshape(-1), t(self.lr),
                                t(self.momentum), t(self.weight_decay), self.nesterov, first)
             return
         scratch = slots["scratch"]
@@ -159,12 +162,11 @@ class Adam(_Optimizer):
 
     def __init__(self, lr=1e-3, *, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(lr)
-        b1, b2 = (float(b) for b in betas)
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
-        self.betas = (b1, b2)
-        self.eps = _check_nonneg(eps, "eps", type(self).__name__)
-        self.weight_decay = _check_nonneg(weight_decay, "weight_decay", type(self).__name__)
+        fname = type(self).__name__
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"{fname}: betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}")
+        self.betas = tuple(HALF_OPEN_FRACTION.check(b, f"betas[{i}]", fname) for i, b in enumerate(betas))
+        self.eps, self.weight_decay = validate(fname, _CONSTRAINTS, eps=eps, weight_decay=weight_decay)
 
     def _update(self, param, grad, name):
         t = param.dtype.type
@@ -208,55 +210,3 @@ class AdamW(Adam):
 
     def __init__(self, lr=1e-3, *, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-
-class CosineSchedule:
-    r"""Linear warm-up then cosine decay: ``schedule(step) -> lr`` (steps count from 0).
-
-    For ``step < warmup_steps``: ``base_lr * (step + 1) / warmup_steps``. Afterwards
-    :math:`\text{min\_lr} + \tfrac12(\text{base\_lr} - \text{min\_lr})(1 + \cos(\pi p))` with
-    :math:`p = (\text{step} - \text{warmup}) / (\text{total} - \text{warmup})`, clipped to 1.
-
-    Examples
-    --------
-    >>> s = CosineSchedule(0.1, 100, warmup_steps=10)
-    >>> round(s(0), 4), round(s(9), 4), round(s(55), 4), s(100)
-    (0.01, 0.1, 0.05, 0.0)
-    """
-
-    def __init__(self, base_lr: float, total_steps: int, *, warmup_steps: int = 0, min_lr: float = 0.0):
-        self.base_lr = _check_nonneg(base_lr, "base_lr", "CosineSchedule")
-        self.min_lr = _check_nonneg(min_lr, "min_lr", "CosineSchedule")
-        self.total_steps, self.warmup_steps = int(total_steps), int(warmup_steps)
-        if self.total_steps < 1 or not 0 <= self.warmup_steps <= self.total_steps:
-            raise ValueError(
-                f"CosineSchedule: need total_steps >= 1 and 0 <= warmup_steps <= total_steps, got "
-                f"{total_steps} and {warmup_steps}"
-            )
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.base_lr * (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
-        return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress))
-
-
-class StepSchedule:
-    """Multiply the learning rate by ``gamma`` every ``step_size`` steps: ``base_lr * gamma ** (step // step_size)``.
-
-    Examples
-    --------
-    >>> s = StepSchedule(0.1, 10, gamma=0.5)
-    >>> s(0), s(10), s(25)
-    (0.1, 0.05, 0.025)
-    """
-
-    def __init__(self, base_lr: float, step_size: int, *, gamma: float = 0.1):
-        self.base_lr = _check_nonneg(base_lr, "base_lr", "StepSchedule")
-        self.step_size = int(step_size)
-        if self.step_size < 1:
-            raise ValueError(f"StepSchedule: step_size must be >= 1, got {step_size}")
-        self.gamma = _check_nonneg(gamma, "gamma", "StepSchedule")
-
-    def __call__(self, step: int) -> float:
-        return self.base_lr * self.gamma ** (step // self.step_size)

@@ -1,0 +1,289 @@
+"""Python entry points of the fused kernels: input checks, launch plan, and the lazy numba import.
+
+Each entry point returns ``None`` when it does not handle the input (small arrays, another dtype,
+numba missing, a worker thread under numba's unsafe threading layer), and the caller falls back to
+the NumPy reference implementation in :mod:`softmaxkit.kernels`. This module does not import numba
+itself: the kernel modules are imported on the first call large enough to use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import types
+
+import numpy as np
+
+__all__ = ["softmax", "logsumexp", "cross_entropy_rows", "cross_entropy_grad_rows", "available", "nn_kernels"]
+
+#: Arrays with fewer elements than this take the NumPy path (no numba import, no compilation).
+MIN_SIZE = 32768
+#: Arrays with fewer elements than this run on one thread (a parallel launch costs more than it saves,
+#: and much more when the cores are busy).
+_SERIAL_SIZE = 1 << 18
+#: Split rows across threads when there are fewer rows than this many times the thread count.
+_ROWS_PER_THREAD = 4
+#: Chunk lengths in split mode: at least this long (amortise the per-task overhead) ...
+_MIN_CHUNK = 8192
+#: ... and at most this long, so a chunk's second pass still hits the core's L2 cache.
+_MAX_CHUNK = 65536
+
+#: Rows of at most this many classes run in narrow mode (loops across blocks of rows).
+_NARROW = 32
+#: Narrow mode: rows per transposed block, and blocks per parallel task.
+_NARROW_BLOCK = 128
+_NARROW_GROUP = 16
+
+
+@functools.cache
+def _load():
+    """numba and the kernel modules (each kernel compiles on its first call), or None without numba."""
+    try:
+        import numba
+    except Exception:  # numba missing or broken: the NumPy path runs
+        return None
+    from . import narrow, rows, split
+
+    return types.SimpleNamespace(numba=numba, narrow=narrow, rows=rows, split=split)
+
+
+@functools.cache
+def nn_kernels():
+    """The module of :mod:`softmaxkit.nn`'s kernels (:mod:`softmaxkit._numba.nn`), or None without numba."""
+    try:
+        import numba  # noqa: F401  (imported by the kernels module; missing: NumPy path)
+    except ImportError:
+        return None
+    from . import nn
+
+    return nn
+
+
+def available() -> bool:
+    """Whether numba can be imported (imports it)."""
+    return _load() is not None
+
+
+def _plan(rows: int, n: int, threads: int) -> int:
+    """Number of chunks per row: 1 for per-row mode, more to split each row across threads."""
+    if rows >= _ROWS_PER_THREAD * threads or n < 2 * _MIN_CHUNK:
+        return 1
+    want = -(-_ROWS_PER_THREAD * threads // rows)
+    nch = max(want, -(-n // _MAX_CHUNK))
+    return max(1, min(nch, n // _MIN_CHUNK))
+
+
+def _thread_safe(numba) -> bool:
+    """numba's fallback 'workqueue' threading layer aborts the process on concurrent launches."""
+    if threading.current_thread() is threading.main_thread():
+        return True
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel launch yet, layer unknown: stay on the NumPy path
+        return False
+
+
+def _setup(z, axis):
+    """Kernels, ``z`` with ``axis`` last, its C-contiguous ``(rows, n)`` view, and the launch plan."""
+    if z.size < MIN_SIZE or z.dtype not in (np.float32, np.float64) or z.ndim == 0:
+        return None
+    k = _load()
+    if k is None or not _thread_safe(k.numba):
+        return None
+    zl = z if axis == z.ndim - 1 else np.moveaxis(z, axis, -1)
+    n = zl.shape[-1]
+    z2 = (zl if zl.flags.c_contiguous else np.ascontiguousarray(zl)).reshape(-1, n)
+    threads = k.numba.get_num_threads()
+    serial = z.size < _SERIAL_SIZE and threads > 1
+    nch = _plan(z2.shape[0], n, 1 if serial else threads)
+    return k, zl, z2, (nch, -(-n // nch), serial)
+
+
+def _narrow_args(z2, op, *, vec=None, mat=None, labels=None, active=None, log=False, scale=1.0):
+    """Arguments of the narrow-mode driver after ``z2``; the arrays ``op`` does not use are empty."""
+    dtype = z2.dtype
+    return (
+        op,
+        np.empty(0, dtype) if vec is None else vec,
+        np.empty((0, 0), dtype) if mat is None else mat,
+        np.empty(0, np.intp) if labels is None else labels,
+        np.empty(0, np.bool_) if active is None else active,
+        log,
+        scale,
+    )
+
+
+def _launch(k, plan, z2, kernels, args, narrow_args):
+    """Run the narrow, per-row or split kernel, on one thread for small inputs.
+
+    ``kernels`` are the per-row and split kernels, called with ``args`` (the split kernel also with
+    the chunking); narrow mode calls the driver with ``narrow_args`` (see :func:`_narrow_args`).
+    """
+    rows_kernel, split_kernel = kernels
+    nch, clen, serial = plan
+    narrow = nch == 1 and z2.shape[1] <= _NARROW
+    if narrow and serial:
+        k.narrow.run_serial(z2, *narrow_args, _NARROW_BLOCK, _NARROW_GROUP)
+        return
+    threads = k.numba.get_num_threads()
+    if serial:
+        k.numba.set_num_threads(1)  # thread-local, restored below
+    try:
+        if narrow:
+            k.narrow.run_parallel(z2, *narrow_args, _NARROW_BLOCK, _NARROW_GROUP)
+        elif nch == 1:
+            rows_kernel(z2, *args)
+        else:
+            split_kernel(z2, *args, nch, clen)
+    finally:
+        if serial:
+            k.numba.set_num_threads(threads)
+
+
+def softmax(z, axis, *, out=None, log=False):
+    """Softmax (or log-softmax) of ``z`` along ``axis`` with the fused kernels.
+
+    Parameters
+    ----------
+    z : ndarray of float32 or float64
+        Logits (already divided by the temperature).
+    axis : int
+        Non-negative class axis.
+    out : ndarray, optional
+        Written directly when it is C-contiguous, of ``z``'s dtype and ``axis`` is last; otherwise
+        ignored (the caller copies the returned array into it).
+    log : bool, default False
+        Return log-softmax.
+
+    Returns
+    -------
+    ndarray or None
+        ``out`` itself when it was written, a new array otherwise, or ``None`` when this path does
+        not handle the input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = softmax(np.zeros((512, 128)), 1)
+    >>> bool(np.all(y == 1 / 128))
+    True
+    >>> softmax(np.zeros((2, 3)), 1) is None  # small: the NumPy path's business
+    True
+    """
+    setup = _setup(z, axis)
+    if setup is None:
+        return None
+    k, zl, z2, plan = setup
+    direct = (
+        out is not None
+        and out.dtype == z.dtype
+        and out.shape == z.shape
+        and out.flags.c_contiguous
+        and out.flags.writeable
+        and axis == z.ndim - 1
+    )
+    y2 = out.reshape(z2.shape) if direct else np.empty(z2.shape, z.dtype)
+    narrow_args = _narrow_args(z2, k.narrow.SOFTMAX, mat=y2, log=log)
+    _launch(k, plan, z2, (k.rows.softmax, k.split.softmax), (y2, log), narrow_args)
+    if direct:
+        return out
+    y = y2.reshape(zl.shape)
+    return y if axis == z.ndim - 1 else np.moveaxis(y, -1, axis)
+
+
+def logsumexp(z, axis, *, out=None):
+    """``logsumexp`` of ``z`` along ``axis``: the reduced values, or ``None``.
+
+    Parameters
+    ----------
+    z : ndarray of float32 or float64
+    axis : int
+        Non-negative axis to reduce.
+    out : ndarray, optional
+        The reduced array (with or without the kept axis); written directly when it is
+        C-contiguous and of ``z``'s dtype, otherwise ignored.
+
+    Returns
+    -------
+    ndarray or None
+        ``out`` itself when it was written, otherwise a flat array in C order of the remaining
+        axes (the caller reshapes); ``None`` when this path does not handle the input.
+    """
+    setup = _setup(z, axis)
+    if setup is None:
+        return None
+    k, _, z2, plan = setup
+    direct = (
+        out is not None
+        and out.dtype == z.dtype
+        and out.size == z2.shape[0]
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    )
+    flat = out.reshape(-1) if direct else np.empty(z2.shape[0], z.dtype)
+    narrow_args = _narrow_args(z2, k.narrow.LOGSUMEXP, vec=flat)
+    _launch(k, plan, z2, (k.rows.logsumexp, k.split.logsumexp), (flat,), narrow_args)
+    return out if direct else flat
+
+
+def _ce_setup(z, labels, active):
+    setup = _setup(z, z.ndim - 1)
+    if setup is None:
+        return None
+    lab = np.ascontiguousarray(labels, dtype=np.intp).reshape(-1)
+    act = np.ascontiguousarray(active, dtype=np.bool_).reshape(-1)
+    return setup, lab, act
+
+
+def cross_entropy_rows(z, labels, active):
+    """Per-row ``-log softmax(z)[label]`` (0 where not ``active``), class axis last.
+
+    Parameters
+    ----------
+    z : ndarray of shape (..., n_classes), float32 or float64
+    labels : ndarray of int, shape ``z.shape[:-1]``
+        Valid class indices (inactive rows hold any valid index).
+    active : ndarray of bool, shape ``z.shape[:-1]``
+
+    Returns
+    -------
+    ndarray of shape ``z.shape[:-1]`` or None
+    """
+    got = _ce_setup(z, labels, active)
+    if got is None:
+        return None
+    (k, _, z2, plan), lab, act = got
+    loss = np.empty(z2.shape[0], z.dtype)
+    narrow_args = _narrow_args(z2, k.narrow.CROSS_ENTROPY, vec=loss, labels=lab, active=act)
+    _launch(k, plan, z2, (k.rows.cross_entropy, k.split.cross_entropy), (lab, act, loss), narrow_args)
+    return loss.reshape(z.shape[:-1])
+
+
+def cross_entropy_grad_rows(z, labels, active, *, scale=1.0):
+    """Per-row loss (as :func:`cross_entropy_rows`) and ``scale * (softmax(z) - onehot(label))``.
+
+    Rows that are not ``active`` get a zero gradient (and loss). ``scale`` (``1 / n`` for a mean)
+    is applied in the same pass, so the gradient is never rescaled in a second pass over memory.
+
+    Parameters
+    ----------
+    z, labels, active
+        As for :func:`cross_entropy_rows`.
+    scale : float, default 1.0
+
+    Returns
+    -------
+    (ndarray, ndarray) or None
+        Loss of shape ``z.shape[:-1]`` and gradient of ``z``'s shape (class axis last).
+    """
+    got = _ce_setup(z, labels, active)
+    if got is None:
+        return None
+    (k, _, z2, plan), lab, act = got
+    loss = np.empty(z2.shape[0], z.dtype)
+    grad = np.empty(z2.shape, z.dtype)
+    scale = float(scale)
+    narrow_args = _narrow_args(z2, k.narrow.CROSS_ENTROPY_GRAD, vec=loss, mat=grad, labels=lab, active=act, scale=scale)
+    kernels = (k.rows.cross_entropy_grad, k.split.cross_entropy_grad)
+    _launch(k, plan, z2, kernels, (lab, act, scale, loss, grad), narrow_args)
+    return loss.reshape(z.shape[:-1]), grad.reshape(z.shape)

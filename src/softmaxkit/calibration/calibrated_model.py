@@ -1,0 +1,197 @@
+"""A fitted network and a fitted calibrator of its logits, used together: :class:`CalibratedModel`.
+
+The wrapper knows the model, not the other way round: :class:`softmaxkit.nn.Sequential` knows
+nothing of calibration. A calibrated model file is an ordinary model file whose header also holds the
+calibrator (under ``"calibration"``); :func:`load_model` reads either kind.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import nn
+from .._validation import Options, validate
+from ..exceptions import ModelFileError, NotFittedError
+from ..kernels import softmax
+from ..selective import predict_with_reject
+from .scaling import MatrixScaling, TemperatureScaling, VectorScaling, calibrator_from_dict
+
+__all__ = ["CalibratedModel", "calibrate", "load_model", "METHODS"]
+
+#: Calibrators by the name :func:`calibrate` (and ``softmaxkit calibrate --method``) accepts.
+METHODS = {"temperature": TemperatureScaling, "vector": VectorScaling, "matrix": MatrixScaling}
+
+
+class CalibratedModel:
+    """A network whose logits pass through a fitted calibrator: calibrated probabilities and rejection.
+
+    Parameters
+    ----------
+    model : softmaxkit.nn.Sequential
+        The fitted network.
+    calibrator : TemperatureScaling, VectorScaling or MatrixScaling
+        Fitted on the network's logits of held-out data.
+
+    Attributes
+    ----------
+    model, calibrator
+        As given.
+
+    Notes
+    -----
+    :meth:`predict_logits` returns the *calibrated* logits :math:`g(z)`, so that
+    ``softmax(predict_logits(x)) == predict_proba(x)`` as for the bare network; the network's own
+    logits are ``model.predict_logits(x)``. ``class_names``, ``input_shape``, ``metadata`` and
+    ``n_params`` are the network's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmaxkit import nn
+    >>> from softmaxkit.calibration import CalibratedModel, TemperatureScaling
+    >>> rng = np.random.default_rng(0)
+    >>> net = nn.architectures.logistic((1, 2, 2), 3, rng=rng)
+    >>> x, y = rng.random((50, 1, 2, 2), dtype=np.float32), rng.integers(0, 3, 50)
+    >>> model = CalibratedModel(net, TemperatureScaling().fit(net.predict_logits(x), y))
+    >>> model.predict_proba(x).shape, model.predict(x[:2], reject_below=0.99).tolist()
+    ((50, 3), [-1, -1])
+    """
+
+    def __init__(self, model, calibrator):
+        fname = "CalibratedModel"
+        if not isinstance(model, nn.Sequential):
+            raise TypeError(f"{fname}: model must be a softmaxkit.nn.Sequential, got {type(model).__name__}")
+        if type(calibrator) not in METHODS.values():
+            names = ", ".join(cls.__name__ for cls in METHODS.values())
+            raise TypeError(f"{fname}: calibrator must be one of {names}, got {type(calibrator).__name__}")
+        if not hasattr(calibrator, "n_classes_"):
+            raise NotFittedError(f"{fname}: the calibrator is not fitted; fit it on held-out logits first")
+        if model.input_shape is not None and model.output_shape() != (calibrator.n_classes_,):
+            raise ValueError(
+                f"{fname}: the calibrator was fitted on {calibrator.n_classes_} classes, but the model "
+                f"outputs shape {model.output_shape()}"
+            )
+        self.model = model
+        self.calibrator = calibrator
+
+    # the network's descriptive attributes
+    @property
+    def class_names(self):
+        return self.model.class_names
+
+    @property
+    def input_shape(self):
+        return self.model.input_shape
+
+    @property
+    def metadata(self) -> dict:
+        return self.model.metadata
+
+    @property
+    def n_params(self) -> int:
+        return self.model.n_params
+
+    @property
+    def method(self) -> str:
+        """The calibrator's kind: ``"temperature"``, ``"vector"`` or ``"matrix"``."""
+        return self.calibrator.kind
+
+    def __repr__(self) -> str:
+        return f"CalibratedModel({self.model!r}, {self.calibrator!r})"
+
+    def predict_logits(self, x, *, batch_size: int = 1024) -> np.ndarray:
+        """Calibrated logits :math:`g(z)` of the network's logits :math:`z`, shape (n_samples, n_classes)."""
+        logits = self.model.predict_logits(x, batch_size=batch_size)
+        return self.calibrator.transform(logits).astype(logits.dtype, copy=False)
+
+    def predict_proba(self, x, *, batch_size: int = 1024) -> np.ndarray:
+        """Calibrated probabilities ``softmax(predict_logits(x))``, shape (n_samples, n_classes)."""
+        return softmax(self.predict_logits(x, batch_size=batch_size), axis=-1)
+
+    def predict(self, x, *, batch_size: int = 1024, reject_below=None) -> np.ndarray:
+        """Predicted class indices, shape (n_samples,).
+
+        With ``reject_below=p``, inputs whose top calibrated probability is below ``p`` get
+        :data:`softmaxkit.selective.REJECT` (-1): "none of the above". Temperature scaling never
+        changes the argmax; vector and matrix scaling may.
+        """
+        if reject_below is None:
+            return np.argmax(self.predict_logits(x, batch_size=batch_size), axis=-1)
+        return predict_with_reject(self.predict_proba(x, batch_size=batch_size), reject_below=reject_below)
+
+    def save(self, path) -> None:
+        """Write the network and the calibrator to one model file, atomically (see :func:`softmaxkit.nn.save`)."""
+        nn.save(self.model, path, extras={"calibration": self.calibrator.to_dict()})
+
+
+def calibrate(model, x, y, *, method: str = "temperature", batch_size: int = 1024) -> CalibratedModel:
+    """Fit a calibrator of ``model``'s logits on held-out data and wrap both.
+
+    Parameters
+    ----------
+    model : softmaxkit.nn.Sequential
+        The fitted network (a :class:`CalibratedModel`'s network is recalibrated from scratch).
+    x, y : ndarray
+        Held-out inputs and their integer labels (a validation split, never the training data).
+    method : {"temperature", "vector", "matrix"}, default "temperature"
+        The calibrator (:data:`METHODS`), with its default settings.
+    batch_size : int, default 1024
+        Rows per forward pass.
+
+    Returns
+    -------
+    CalibratedModel
+    """
+    (method,) = validate("calibrate", {"method": Options(*METHODS)}, method=method)
+    if isinstance(model, CalibratedModel):
+        model = model.model
+    logits = model.predict_logits(x, batch_size=batch_size).astype(np.float64)
+    return CalibratedModel(model, METHODS[method]().fit(logits, y))
+
+
+def load_model(path, *, rng=None):
+    """Read a model file: a :class:`CalibratedModel` when it holds a calibrator, else the network.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    rng : numpy.random.Generator, optional
+        Passed to :func:`softmaxkit.nn.load` (dropout masks if training continues).
+
+    Returns
+    -------
+    CalibratedModel or softmaxkit.nn.Sequential
+
+    Raises
+    ------
+    ModelFileError
+        The file is unreadable (see :func:`softmaxkit.nn.load`) or holds a calibrator that does not
+        fit its network.
+    """
+    model, extras = nn.read(path, rng=rng)
+    calibration = extras.get("calibration") or None
+    temperature = extras.get("temperature", 1.0)  # written by softmaxkit 0.1 beside "calibration"
+    if calibration is None and temperature == 1.0:
+        return model
+    try:
+        if calibration is None:
+            calibrator = _temperature_only(temperature, model)
+        else:
+            calibrator = calibrator_from_dict(calibration)
+        return CalibratedModel(model, calibrator)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{os.fspath(path)}: inconsistent calibration ({exc})") from None
+
+
+def _temperature_only(temperature, model) -> TemperatureScaling:
+    """A model file of softmaxkit 0.1 that sets a temperature but no calibrator."""
+    k = int(model.output_shape()[0]) if model.input_shape is not None else None
+    return TemperatureScaling.from_dict(
+        {
+            "kind": "temperature",
+            "params": {"bounds": [1e-3, 1e3]},
+            "fitted": {"n_classes": k, "nll_before": float("nan"), "nll_after": float("nan"), "temperature": temperature},
+        }
+    )

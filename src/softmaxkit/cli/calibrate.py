@@ -1,0 +1,80 @@
+"""``softmaxkit calibrate``: fit a calibrator on the model's validation split and save it in the model file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ._common import CLIError, check_input_shape, data_name, load_data, load_model, plots_dir
+
+__all__ = ["register"]
+
+_METHODS = ("temperature", "vector", "matrix")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit a calibrator on the validation split and save it in the model")
+    p.add_argument("model")
+    p.add_argument("--data", default=None, help="data set (default: the one the model was trained on)")
+    p.add_argument("--root", default=None)
+    p.add_argument("--method", choices=_METHODS, default="temperature", help="default temperature")
+    p.add_argument("--out", default=None, help="where to save the calibrated model (default: overwrite MODEL)")
+    p.add_argument("--plots", default=None, help="directory for the reliability diagram (default: beside the model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from ..calibration import CalibratedModel, calibrate
+    from ..evaluation import held_out_split, probability_scores
+    from ..kernels import softmax
+    from ..plot import plot_calibration_comparison, save_figure
+
+    model = load_model(args.model)
+    network = model.model if isinstance(model, CalibratedModel) else model
+    name = data_name(args, model)
+    data = load_data(name, args.root)
+    check_input_shape(model, data, name)
+    x_val, y_val = held_out_split(model, data)
+    if len(y_val) == 0:
+        raise CLIError("the model was trained without a validation split (--val-fraction 0); nothing to calibrate on")
+    calibrated = calibrate(network, x_val, y_val, method=args.method)
+    calibrator = calibrated.calibrator
+
+    test_logits = network.predict_logits(data.x_test).astype(np.float64)
+    y_test = np.asarray(data.y_test)
+    before = softmax(test_logits)
+    after = calibrator.predict_proba(test_logits)
+    scores = {"before": probability_scores(y_test, before), "after": probability_scores(y_test, after)}
+
+    out = Path(args.out or args.model)
+    calibrated.save(out)
+    figure = save_figure(
+        plot_calibration_comparison(y_test, before, after, names=("uncalibrated", f"{args.method} scaling")),
+        plots_dir(args, out) / f"{out.stem}.reliability.png",
+    )
+    result = {
+        "method": args.method,
+        "calibration": calibrator.to_dict(),
+        "validation_rows": len(y_val),
+        "test": scores,
+        "model": str(out),
+        "reliability_png": str(figure),
+    }
+    if getattr(calibrator, "temperature_", None) is not None:
+        result["temperature"] = float(calibrator.temperature_)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"fitted {args.method} scaling on {len(y_val)} validation images", end="")
+    print(f" (T = {calibrator.temperature_:.3f})" if args.method == "temperature" else "")
+    print(f"{data.name} test set ({len(y_test)} images):")
+    print(f"  {'':>8} {'accuracy':>9} {'NLL':>8} {'ECE':>7} {'MCE':>7} {'Brier':>7}")
+    for label in ("before", "after"):
+        s = scores[label]
+        print(f"  {label:>8} {s['accuracy']:>9.2%} {s['nll']:>8.4f} {s['ece']:>7.2%} {s['mce']:>7.2%} {s['brier']:>7.4f}")
+    print(f"calibrated model saved to {out}")
+    print(f"reliability diagram saved to {figure}")
+    return 0
