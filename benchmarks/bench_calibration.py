@@ -45,7 +45,9 @@ def main(argv=None) -> int:
     for data_name in args.data:
         path = models / f"{data_name}-mlp.skm"
         if not path.exists():
-            status = cli(["train", *recipes[f"{data_name} mlp"].split(), "--seed", "0", "--out", str(path), "--no-progress"])
+            status = cli(
+                ["train", *recipes[f"{data_name} mlp"].split(), "--seed", "0", "--out", str(path), "--no-progress"]
+            )
             if status != 0:
                 print(f"| {data_name} | skipped: could not train (data missing?) | | | | | |")
                 continue
@@ -56,16 +58,25 @@ def main(argv=None) -> int:
         test_logits = model.predict_logits(data.x_test).astype(np.float64)
         y = data.y_test
         rows = {"uncalibrated": (None, softmax(test_logits))}
-        for name, cls in (("temperature", calibration.TemperatureScaling), ("vector", calibration.VectorScaling),
-                          ("matrix", calibration.MatrixScaling)):
+        for name, cls in (
+            ("temperature", calibration.TemperatureScaling),
+            ("vector", calibration.VectorScaling),
+            ("matrix", calibration.MatrixScaling),
+        ):
             fitted = cls().fit(val_logits, y_val)
             rows[name] = (getattr(fitted, "temperature_", None), fitted.predict_proba(test_logits))
         scores = {}
         for name, (t, probs) in rows.items():
-            s = (accuracy(y, probs), calibration_error(y, probs, n_bins=15), calibration_error(y, probs, n_bins=15, norm="max"),
-                 nll(y, probs))
+            s = (
+                accuracy(y, probs),
+                calibration_error(y, probs, n_bins=15),
+                calibration_error(y, probs, n_bins=15, norm="max"),
+                nll(y, probs),
+            )
             scores[name] = s
-            print(f"| {data_name} | {name} | {'' if t is None else f'{t:.3f}'} | {s[0]:.2%} | {s[1]:.2%} | {s[2]:.2%} | {s[3]:.4f} |")
+            print(
+                f"| {data_name} | {name} | {'' if t is None else f'{t:.3f}'} | {s[0]:.2%} | {s[1]:.2%} | {s[2]:.2%} | {s[3]:.4f} |"
+            )
         before, after = scores["uncalibrated"], scores["temperature"]
         ok = after[1] <= 0.01 and after[1] <= 0.6 * before[1] and after[3] < before[3] and after[0] == before[0]
         verdicts.append((data_name, ok, before, after))
@@ -87,21 +98,29 @@ def main(argv=None) -> int:
                 cov, size = [], []
                 for _ in range(20):
                     order = rng.permutation(len(y_all))
-                    cal, held = order[: len(y_val)], order[len(y_val):]
-                    conformal = SplitConformal(score, randomized=randomized, random_state=rng) if randomized else SplitConformal(score)
+                    cal, held = order[: len(y_val)], order[len(y_val) :]
+                    conformal = (
+                        SplitConformal(score, randomized=randomized, random_state=rng)
+                        if randomized
+                        else SplitConformal(score)
+                    )
                     sets = conformal.fit(probs_all[cal], y_all[cal], alpha=alpha).predict_sets(probs_all[held])
                     cov.append(coverage(y_all[held], sets))
                     size.append(average_set_size(sets))
                 c = float(np.mean(cov))
                 inside = 1 - alpha - 0.01 <= c <= 1 - alpha + 0.03
                 label = f"{score} (randomized)" if randomized else score
-                print(f"| {data_name} | {label} | {alpha} | {c:.2%} | [{1 - alpha - 0.01:.0%}, {1 - alpha + 0.03:.0%}]"
-                      f"{'' if inside else ' MISSED'} | {np.mean(size):.2f} |")
+                print(
+                    f"| {data_name} | {label} | {alpha} | {c:.2%} | [{1 - alpha - 0.01:.0%}, {1 - alpha + 0.03:.0%}]"
+                    f"{'' if inside else ' MISSED'} | {np.mean(size):.2f} |"
+                )
     print()
     for data_name, ok, before, after in verdicts:
-        print(f"{data_name}: temperature scaling ECE {before[1]:.2%} -> {after[1]:.2%} "
-              f"({1 - after[1] / before[1]:.0%} lower), NLL {before[3]:.4f} -> {after[3]:.4f}: "
-              f"{'meets' if ok else 'MISSES'} the bar")
+        print(
+            f"{data_name}: temperature scaling ECE {before[1]:.2%} -> {after[1]:.2%} "
+            f"({1 - after[1] / before[1]:.0%} lower), NLL {before[3]:.4f} -> {after[3]:.4f}: "
+            f"{'meets' if ok else 'MISSES'} the bar"
+        )
     return 0 if all(ok for _, ok, _, _ in verdicts) else 1
 
 

@@ -221,7 +221,9 @@ def run(shapes, dtypes, ops, repeats, budget_s, stat=statistics.median):
                 methods.update(skm_methods(op, z, labels))
                 methods.update(floor_method(op, z))
                 med = time_interleaved(methods, repeats, budget_s, stat)
-                results.append({"op": op, "dtype": np.dtype(dtype).name, "shape": shape, "ms": med, "bytes": moved_bytes(op, z)})
+                results.append(
+                    {"op": op, "dtype": np.dtype(dtype).name, "shape": shape, "ms": med, "bytes": moved_bytes(op, z)}
+                )
     return results
 
 
@@ -230,7 +232,11 @@ def ratio(a, b):
 
 
 def rows_of(results):
-    header = ["op", "dtype", "shape"] + [f"{c} ms" for c in COLUMNS] + ["skm GB/s", "skm/torch", "skm out=/torch out=", "skm/floor"]
+    header = (
+        ["op", "dtype", "shape"]
+        + [f"{c} ms" for c in COLUMNS]
+        + ["skm GB/s", "skm/torch", "skm out=/torch out=", "skm/floor"]
+    )
     lines = []
     for r in results:
         ms = r["ms"]
@@ -298,12 +304,16 @@ def main(argv=None) -> int:
     versions = f"numpy {np.__version__}, numba {numba.__version__}"
     if torch is not None:
         versions += f", torch {torch.__version__}"
-    print(f"{cpu_model()}, {threads} threads (numba and torch), OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {versions}; "
-          f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs")
+    print(
+        f"{cpu_model()}, {threads} threads (numba and torch), OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {versions}; "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs"
+    )
     print_table(results, args.markdown)
     print()
-    print("floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "
-          "cross_entropy, which only read them); ratios < 1 mean softmaxkit is faster.")
+    print(
+        "floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "
+        "cross_entropy, which only read them); ratios < 1 mean softmaxkit is faster."
+    )
     return 0
 
 

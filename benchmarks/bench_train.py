@@ -58,11 +58,20 @@ def torch_model(kind):
 
     torch.manual_seed(0)
     if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+        )
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
     )
 
 
@@ -91,9 +100,21 @@ def _time_in_subprocess(method, kind, args, steps) -> float:
     import sys
 
     out = subprocess.run(
-        [sys.executable, __file__, "--_one", method, kind, str(steps), "--batch-size", str(args.batch_size),
-         "--threads", str(args.threads)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            __file__,
+            "--_one",
+            method,
+            kind,
+            str(steps),
+            "--batch-size",
+            str(args.batch_size),
+            "--threads",
+            str(args.threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -112,8 +133,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="epochs timed per method (median reported)")
     parser.add_argument("--cnn-steps", type=int, default=120, help="CNN steps timed, scaled to a full epoch")
     parser.add_argument("--skip-cnn", action="store_true")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="threads for both libraries (NumPy's BLAS via threadpoolctl, torch.set_num_threads)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="threads for both libraries (NumPy's BLAS via threadpoolctl, torch.set_num_threads)",
+    )
     parser.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -135,8 +160,10 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     _, y, source = mnist_or_random(60000, rng)
     steps_per_epoch = -(-len(y) // args.batch_size)
-    print(f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, "
-          f"batch {args.batch_size}, SGD momentum 0.9, {source}; each run in its own process, interleaved")
+    print(
+        f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, "
+        f"batch {args.batch_size}, SGD momentum 0.9, {source}; each run in its own process, interleaved"
+    )
     print(f"# torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
     print(f"# load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (time only on a quiet machine)")
     print()

@@ -184,23 +184,67 @@ def test_coverage_and_size_helpers():
 @pytest.mark.parametrize(
     "call, exc, message",
     [
-        (lambda: SplitConformal("raps").fit(np.eye(2), np.arange(2)), ValueError, "SplitConformal.fit: score must be one of"),
-        (lambda: SplitConformal("lac", randomized=True).fit(np.eye(2), np.arange(2)), ValueError, "randomized=True applies to score='aps' only"),
-        (lambda: SplitConformal("aps", randomized=1).fit(np.eye(2), np.arange(2)), TypeError, "randomized must be True or False"),
-        (lambda: SplitConformal("aps", randomized=True, random_state="seed").fit(np.eye(2), np.arange(2)), TypeError, "random_state must be None, an int"),
-        (lambda: SplitConformal().fit(np.eye(2), np.arange(2), alpha=0.0), ValueError, r"alpha must be a number in \(0, 1\)"),
-        (lambda: SplitConformal().fit(np.eye(2), np.arange(2), alpha=1.5), ValueError, r"alpha must be a number in \(0, 1\)"),
+        (
+            lambda: SplitConformal("raps").fit(np.eye(2), np.arange(2)),
+            ValueError,
+            "SplitConformal.fit: score must be one of",
+        ),
+        (
+            lambda: SplitConformal("lac", randomized=True).fit(np.eye(2), np.arange(2)),
+            ValueError,
+            "randomized=True applies to score='aps' only",
+        ),
+        (
+            lambda: SplitConformal("aps", randomized=1).fit(np.eye(2), np.arange(2)),
+            TypeError,
+            "randomized must be True or False",
+        ),
+        (
+            lambda: SplitConformal("aps", randomized=True, random_state="seed").fit(np.eye(2), np.arange(2)),
+            TypeError,
+            "random_state must be None, an int",
+        ),
+        (
+            lambda: SplitConformal().fit(np.eye(2), np.arange(2), alpha=0.0),
+            ValueError,
+            r"alpha must be a number in \(0, 1\)",
+        ),
+        (
+            lambda: SplitConformal().fit(np.eye(2), np.arange(2), alpha=1.5),
+            ValueError,
+            r"alpha must be a number in \(0, 1\)",
+        ),
         (lambda: SplitConformal().fit(np.eye(2), np.arange(2), alpha="0.1"), TypeError, "alpha must be a real number"),
-        (lambda: SplitConformal().fit(np.eye(2), np.arange(3)), ValueError, r"SplitConformal.fit: labels must have shape \(2,\)"),
+        (
+            lambda: SplitConformal().fit(np.eye(2), np.arange(3)),
+            ValueError,
+            r"SplitConformal.fit: labels must have shape \(2,\)",
+        ),
         (lambda: SplitConformal().fit(np.eye(2), np.array([0, 2])), ValueError, "label 2 out of range for 2 classes"),
         (lambda: SplitConformal().fit(np.array([[0.5, np.nan]]), np.array([0])), ValueError, "probs contains NaN"),
-        (lambda: SplitConformal().fit(np.array([[1.5, -0.5]]), np.array([0])), ValueError, r"probabilities in \[0, 1\]"),
+        (
+            lambda: SplitConformal().fit(np.array([[1.5, -0.5]]), np.array([0])),
+            ValueError,
+            r"probabilities in \[0, 1\]",
+        ),
         (lambda: SplitConformal().fit(np.ones(3), np.zeros(3, int)), ValueError, "probs must be 2-D"),
-        (lambda: SplitConformal().fit(np.eye(2), np.arange(2)).predict_sets(np.eye(3)), ValueError, "probs have 3 classes, but the predictor was fitted on 2"),
-        (lambda: SplitConformal().predict_sets(np.eye(2)), NotFittedError, "SplitConformal.predict_sets: this SplitConformal is not fitted"),
+        (
+            lambda: SplitConformal().fit(np.eye(2), np.arange(2)).predict_sets(np.eye(3)),
+            ValueError,
+            "probs have 3 classes, but the predictor was fitted on 2",
+        ),
+        (
+            lambda: SplitConformal().predict_sets(np.eye(2)),
+            NotFittedError,
+            "SplitConformal.predict_sets: this SplitConformal is not fitted",
+        ),
         (lambda: SplitConformal().threshold_, NotFittedError, "not fitted"),
         (lambda: coverage(np.array([0, 1]), np.ones((2, 2))), TypeError, "coverage: sets must be a boolean mask"),
-        (lambda: coverage(np.array([0, 2]), np.ones((2, 2), bool)), ValueError, "coverage: y_true has label 2 out of range"),
+        (
+            lambda: coverage(np.array([0, 2]), np.ones((2, 2), bool)),
+            ValueError,
+            "coverage: y_true has label 2 out of range",
+        ),
         (lambda: average_set_size(np.ones(3, bool)), ValueError, "average_set_size: sets must be 2-D"),
     ],
 )

@@ -93,8 +93,11 @@ def test_cross_entropy_and_grad_every_option(shape_axis, kind, weighted, ignore,
     rng = np.random.default_rng(len(shape) * 7 + int(weighted) + 2 * int(ignore))
     x, t, w = _ce_problem(rng, kind, shape, axis, ignore)
     kw = dict(
-        axis=axis, weight=w if weighted else None, ignore_index=shape[axis] - 1 if ignore else None,
-        label_smoothing=smoothing, reduction=reduction,
+        axis=axis,
+        weight=w if weighted else None,
+        ignore_index=shape[axis] - 1 if ignore else None,
+        label_smoothing=smoothing,
+        reduction=reduction,
     )
     loss, grad = sk.cross_entropy_and_grad(x, t, **kw)
     assert_allclose(loss, sk.cross_entropy(x, t, **kw), rtol=1e-14)
@@ -116,8 +119,11 @@ def test_property_cross_entropy_grad(seed, kind, shape_axis, weighted, ignore, s
     ignore = ignore and kind == "index"
     x, t, w = _ce_problem(rng, kind, shape, axis, ignore)
     kw = dict(
-        axis=axis, weight=w if weighted else None, ignore_index=shape[axis] - 1 if ignore else None,
-        label_smoothing=smoothing, reduction=reduction,
+        axis=axis,
+        weight=w if weighted else None,
+        ignore_index=shape[axis] - 1 if ignore else None,
+        label_smoothing=smoothing,
+        reduction=reduction,
     )
     loss, grad = sk.cross_entropy_and_grad(x, t, **kw)
     numeric = numerical_grad(lambda z: sk.cross_entropy(z, t, **kw), x)

@@ -199,8 +199,11 @@ def test_bce_matches_torch(weighted, pos_weighted, reduction, weight_shape):
     pw = rng.uniform(0.5, 3.0, 4) if pos_weighted else None
     xt = torch.tensor(x, requires_grad=True)
     ref = F.binary_cross_entropy_with_logits(
-        xt, torch.tensor(t), weight=None if w is None else torch.tensor(w),
-        pos_weight=None if pw is None else torch.tensor(pw), reduction=reduction,
+        xt,
+        torch.tensor(t),
+        weight=None if w is None else torch.tensor(w),
+        pos_weight=None if pw is None else torch.tensor(pw),
+        reduction=reduction,
     )
     ref.sum().backward()
     kw = dict(weight=w, pos_weight=pw, reduction=reduction)
@@ -296,7 +299,9 @@ def test_property_any_axis_agrees_with_moving_axis_last(problem, data):
     probs = sk.softmax(x[..., ::-1])
     assert_allclose(
         sk.cross_entropy(moved, np.moveaxis(probs, -1, axis), axis=axis, **kw),
-        sk.cross_entropy(x, probs, **kw), rtol=1e-13, atol=1e-14,
+        sk.cross_entropy(x, probs, **kw),
+        rtol=1e-13,
+        atol=1e-14,
     )
 
 

@@ -209,7 +209,11 @@ def test_cross_entropy_any_axis(mode, dtype, axis):
     want = reference(cross_entropy_and_grad, z, labels, axis=axis, reduction="sum")
     assert_agree(got[0], want[0], dtype, atol_ulps=1024)
     assert_agree(got[1], want[1], dtype)
-    assert_agree(cross_entropy(z, labels, axis=axis, reduction="none"), reference(cross_entropy, z, labels, axis=axis, reduction="none"), dtype)
+    assert_agree(
+        cross_entropy(z, labels, axis=axis, reduction="none"),
+        reference(cross_entropy, z, labels, axis=axis, reduction="none"),
+        dtype,
+    )
 
 
 def _ulps(got, want):

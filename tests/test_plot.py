@@ -25,8 +25,21 @@ def test_each_plot_draws_on_given_or_new_axes(probs_and_labels, tmp_path):
     assert "ECE" in ax.get_title()
     assert plot.plot_confusion_matrix(np.eye(4, dtype=int) * 5, ["a", "b", "c", "d"]) is not None
     assert plot.plot_accuracy_coverage(np.linspace(0.1, 1, 10), np.linspace(1, 0.8, 10)) is not None
-    history = History(epochs=[{"epoch": e, "train_loss": 1 / e, "train_accuracy": 0.5, "val_loss": 1.2 / e,
-                               "val_accuracy": 0.4, "lr": 0.1, "seconds": 1.0} for e in (1, 2, 3)], best_epoch=3)
+    history = History(
+        epochs=[
+            {
+                "epoch": e,
+                "train_loss": 1 / e,
+                "train_accuracy": 0.5,
+                "val_loss": 1.2 / e,
+                "val_accuracy": 0.4,
+                "lr": 0.1,
+                "seconds": 1.0,
+            }
+            for e in (1, 2, 3)
+        ],
+        best_epoch=3,
+    )
     axes = plot.plot_training_curves(history)
     images = np.random.default_rng(1).random((5, 1, 8, 8))
     grid = plot.plot_prediction_grid(images, probs[:5], ["a", "b", "c", "d"], labels=labels[:5])

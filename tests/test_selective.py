@@ -10,7 +10,9 @@ def test_predict_with_reject_marks_low_confidence_rows():
     probs = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])
     np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.5), [0, REJECT, 2])
     np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.0), [0, 0, 2])
-    np.testing.assert_array_equal(predict_with_reject(probs, reject_below=0.8), [REJECT, REJECT, 2])  # p >= threshold kept
+    np.testing.assert_array_equal(
+        predict_with_reject(probs, reject_below=0.8), [REJECT, REJECT, 2]
+    )  # p >= threshold kept
 
 
 def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
@@ -29,7 +31,10 @@ def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
     "call, message",
     [
         (lambda: predict_with_reject(np.ones(3), reject_below=0.5), "predict_with_reject: probs must be 2-D"),
-        (lambda: predict_with_reject(np.ones((2, 2)) / 2, reject_below=1.5), r"reject_below must be a number in \[0, 1\]"),
+        (
+            lambda: predict_with_reject(np.ones((2, 2)) / 2, reject_below=1.5),
+            r"reject_below must be a number in \[0, 1\]",
+        ),
         (lambda: predict_with_reject(np.full((1, 2), np.nan), reject_below=0.5), "contains NaN"),
         (lambda: accuracy_coverage_curve(np.array([0, 2]), np.ones((2, 2)) / 2), "label 2 out of range"),
         (lambda: accuracy_coverage_curve(np.array([0]), np.ones((2, 2)) / 2), r"y_true must have shape \(2,\)"),

@@ -23,8 +23,9 @@ def small_mlp(seed=0, k=3):
 def test_fit_learns_separable_blobs():
     x, y = blobs()
     model = small_mlp()
-    history = fit(model, x, y, optimizer=optim.Adam(1e-2), rng=np.random.default_rng(0), epochs=15,
-                  batch_size=32, progress=False)
+    history = fit(
+        model, x, y, optimizer=optim.Adam(1e-2), rng=np.random.default_rng(0), epochs=15, batch_size=32, progress=False
+    )
     assert isinstance(history, History)
     assert len(history.epochs) == 15
     assert history.epochs[-1]["train_loss"] < history.epochs[0]["train_loss"]
@@ -36,8 +37,16 @@ def test_same_seed_same_run_bit_for_bit():
     runs = []
     for _ in range(2):
         model = small_mlp(seed=3)
-        fit(model, x, y, optimizer=optim.SGD(0.1, momentum=0.9), rng=np.random.default_rng(7), epochs=3,
-            batch_size=16, progress=False)
+        fit(
+            model,
+            x,
+            y,
+            optimizer=optim.SGD(0.1, momentum=0.9),
+            rng=np.random.default_rng(7),
+            epochs=3,
+            batch_size=16,
+            progress=False,
+        )
         runs.append(model.predict_logits(x))
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -49,8 +58,20 @@ def test_early_stopping_restores_best_weights_and_checkpoints(tmp_path):
     yt = rng.permutation(yt)  # noise labels: validation loss soon gets worse
     model = small_mlp()
     path = tmp_path / "best.skm"
-    history = fit(model, xt, yt, optimizer=optim.Adam(3e-2), rng=rng, epochs=60, batch_size=16,
-                  x_val=xv, y_val=yv, patience=3, checkpoint=path, progress=False)
+    history = fit(
+        model,
+        xt,
+        yt,
+        optimizer=optim.Adam(3e-2),
+        rng=rng,
+        epochs=60,
+        batch_size=16,
+        x_val=xv,
+        y_val=yv,
+        patience=3,
+        checkpoint=path,
+        progress=False,
+    )
     assert history.stopped_early
     val = history.column("val_loss")
     assert history.best_epoch == int(np.argmin(val)) + 1
@@ -67,8 +88,19 @@ def test_keyboard_interrupt_keeps_best_model(tmp_path):
         if row["epoch"] == 2:
             raise KeyboardInterrupt
 
-    history = fit(model, x, y, optimizer=optim.Adam(1e-2), rng=np.random.default_rng(0), epochs=10,
-                  x_val=x, y_val=y, checkpoint=path, progress=False, on_epoch_end=interrupt)
+    history = fit(
+        model,
+        x,
+        y,
+        optimizer=optim.Adam(1e-2),
+        rng=np.random.default_rng(0),
+        epochs=10,
+        x_val=x,
+        y_val=y,
+        checkpoint=path,
+        progress=False,
+        on_epoch_end=interrupt,
+    )
     assert history.interrupted
     assert len(history.epochs) == 2
     assert path.exists()

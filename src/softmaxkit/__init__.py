@@ -33,8 +33,23 @@ __version__ = "0.1.0"
 # Submodules load on first use (``softmaxkit.nn``, ``softmaxkit.metrics``, ...) so that
 # ``import softmaxkit`` stays fast for the command line.
 _SUBMODULES = {
-    "calibration", "cli", "conformal", "datasets", "evaluation", "exceptions", "inputs", "kernels", "losses",
-    "metrics", "multilabel", "nn", "plot", "report", "selective", "testing", "train",
+    "calibration",
+    "cli",
+    "conformal",
+    "datasets",
+    "evaluation",
+    "exceptions",
+    "inputs",
+    "kernels",
+    "losses",
+    "metrics",
+    "multilabel",
+    "nn",
+    "plot",
+    "report",
+    "selective",
+    "testing",
+    "train",
 }
 
 

@@ -137,7 +137,9 @@ class SplitConformal:
         self.random_state = random_state
 
     def __repr__(self):
-        return f"SplitConformal(score={self.score!r}, randomized={self.randomized!r}, random_state={self.random_state!r})"
+        return (
+            f"SplitConformal(score={self.score!r}, randomized={self.randomized!r}, random_state={self.random_state!r})"
+        )
 
     def _validate_params(self, fname):
         validate(fname, _CONSTRAINTS, score=self.score, randomized=self.randomized)
@@ -184,8 +186,7 @@ class SplitConformal:
                 self.rng_ = np.random.default_rng(self.random_state)
             except (TypeError, ValueError):
                 raise TypeError(
-                    f"{fname}: random_state must be None, an int or a numpy.random.Generator, "
-                    f"got {self.random_state!r}"
+                    f"{fname}: random_state must be None, an int or a numpy.random.Generator, got {self.random_state!r}"
                 ) from None
         else:
             self.rng_ = None
@@ -237,7 +238,9 @@ def _check_sets(sets, fname):
     if s.dtype != np.bool_:
         raise TypeError(f"{fname}: sets must be a boolean mask, got dtype {s.dtype}")
     if s.ndim != 2 or s.shape[0] == 0:
-        raise ValueError(f"{fname}: sets must be 2-D of shape (n_samples, n_classes) with n_samples >= 1, got shape {s.shape}")
+        raise ValueError(
+            f"{fname}: sets must be 2-D of shape (n_samples, n_classes) with n_samples >= 1, got shape {s.shape}"
+        )
     return s
 
 

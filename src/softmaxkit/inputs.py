@@ -18,7 +18,6 @@ from .exceptions import InputError
 __all__ = ["load_inputs", "load_image", "InputError"]
 
 
-
 def load_image(path, input_shape, *, invert: str = "auto") -> np.ndarray:
     """Read one image file as a float32 array of ``input_shape`` ``(C, H, W)`` in ``[0, 1]``.
 

@@ -83,9 +83,7 @@ def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smo
         if label_smoothing:
             p = p * dtype.type(1.0 - label_smoothing) + dtype.type(label_smoothing / n_classes)
         return _Target(probs=p)
-    raise TypeError(
-        f"{fname}: target must be integer class labels or float probabilities, got dtype {t.dtype}"
-    )
+    raise TypeError(f"{fname}: target must be integer class labels or float probabilities, got dtype {t.dtype}")
 
 
 def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
@@ -228,7 +226,9 @@ def cross_entropy(
     33.531849
     """
     fname = "cross_entropy"
-    z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
+    z, ax, w, tgt, result_dtype = _prepare(
+        logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
+    )
     zl = np.moveaxis(z, ax, -1)
     if tgt.labels is not None and not label_smoothing and zl.size:
         fast = _fused.cross_entropy_rows(zl, tgt.labels, tgt.active)
@@ -283,7 +283,9 @@ def cross_entropy_and_grad(
     (0.260365, array([[ 0.171982, -0.22923 ,  0.057248]]))
     """
     fname = "cross_entropy_and_grad"
-    z, ax, w, tgt, result_dtype = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname)
+    z, ax, w, tgt, result_dtype = _prepare(
+        logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
+    )
     zl = np.moveaxis(z, ax, -1)
     dtype = z.dtype
     n_classes = zl.shape[-1]
@@ -390,7 +392,9 @@ def _bce_prepare(logits, target, weight, pos_weight, reduction, fname):
             if np.broadcast_shapes(a.shape, z.shape) != z.shape:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{fname}: {name} of shape {a.shape} cannot be broadcast to the logits' shape {z.shape}") from None
+            raise ValueError(
+                f"{fname}: {name} of shape {a.shape} cannot be broadcast to the logits' shape {z.shape}"
+            ) from None
         extras.append(check_finite(a.astype(z.dtype), fname, name))
     return z, t, extras[0], extras[1], result_dtype
 
@@ -454,7 +458,9 @@ def binary_cross_entropy_with_logits_and_grad(
     pos_coef = t if pw is None else pw * t
     neg_coef = 1 - t
     with np.errstate(invalid="ignore"):
-        loss = np.where(pos_coef == 0, 0, pos_coef * _softplus(-z)) + np.where(neg_coef == 0, 0, neg_coef * _softplus(z))
+        loss = np.where(pos_coef == 0, 0, pos_coef * _softplus(-z)) + np.where(
+            neg_coef == 0, 0, neg_coef * _softplus(z)
+        )
     if w is not None:
         loss = loss * w
     loss = loss.astype(z.dtype)

@@ -98,7 +98,12 @@ def plot_confusion_matrix(matrix, class_names=None, *, normalize: bool = True, a
     image = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
-    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_xticks(
+        range(k),
+        names,
+        rotation=45 if max(map(len, names)) > 2 else 0,
+        ha="right" if max(map(len, names)) > 2 else "center",
+    )
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -108,8 +113,15 @@ def plot_confusion_matrix(matrix, class_names=None, *, normalize: bool = True, a
             for j in range(k):
                 if counts[i, j]:
                     dark = np.nan_to_num(shown[i, j]) > (0.5 if normalize else shown.max() / 2)
-                    ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7,
-                            color="white" if dark else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(counts[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if dark else "black",
+                    )
     return ax
 
 
@@ -145,10 +157,26 @@ def plot_reliability_diagram(y_true, probs, *, n_bins: int = 15, title: str = "r
     filled = curve.count > 0
     acc = np.where(filled, curve.accuracy, 0.0)
     conf = np.where(filled, curve.confidence, 0.0)
-    ax.bar(edges[:-1][filled], acc[filled], width=width[filled], align="edge", color="#4C72B0",
-           edgecolor="white", label="accuracy")
-    ax.bar(edges[:-1][filled], np.abs(conf - acc)[filled], bottom=np.minimum(acc, conf)[filled], width=width[filled],
-           align="edge", color="none", edgecolor="#C44E52", hatch="//", label="gap to confidence")
+    ax.bar(
+        edges[:-1][filled],
+        acc[filled],
+        width=width[filled],
+        align="edge",
+        color="#4C72B0",
+        edgecolor="white",
+        label="accuracy",
+    )
+    ax.bar(
+        edges[:-1][filled],
+        np.abs(conf - acc)[filled],
+        bottom=np.minimum(acc, conf)[filled],
+        width=width[filled],
+        align="edge",
+        color="none",
+        edgecolor="#C44E52",
+        hatch="//",
+        label="gap to confidence",
+    )
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     ece = calibration_error(y_true, probs, n_bins=n_bins)
     mce = calibration_error(y_true, probs, n_bins=n_bins, norm="max")
@@ -259,8 +287,9 @@ def plot_prediction_grid(
     return axes
 
 
-def plot_multilabel_examples(x_pairs, Y, p_sigmoid, p_softmax, class_names, *, n: int = 6, ax=None,
-                             threshold: float = 0.5):
+def plot_multilabel_examples(
+    x_pairs, Y, p_sigmoid, p_softmax, class_names, *, n: int = 6, ax=None, threshold: float = 0.5
+):
     """Pair images above bar charts of both heads' per-class probabilities.
 
     Parameters

@@ -75,7 +75,9 @@ def write_report(model, data, out, *, title: str = "model") -> ReportFiles:
         axes = plot_calibration_comparison(y, raw, probs, names=("uncalibrated", "calibrated"))
         caption = "Reliability before and after calibration: bars on the diagonal mean honest probabilities."
     else:
-        axes = plot_calibration_comparison(y, raw, raw, names=("uncalibrated", "uncalibrated (run softmaxkit calibrate)"))
+        axes = plot_calibration_comparison(
+            y, raw, raw, names=("uncalibrated", "uncalibrated (run softmaxkit calibrate)")
+        )
         caption = "Reliability of the uncalibrated model; run <code>softmaxkit calibrate</code> to fix over-confidence."
     figures.append((save_figure(axes, out / "reliability.png"), caption))
     figures.append(
@@ -94,7 +96,9 @@ def write_report(model, data, out, *, title: str = "model") -> ReportFiles:
     )
     figures.append(
         (
-            save_figure(plot_accuracy_coverage(result.curve.coverage, result.curve.accuracy), out / "accuracy_coverage.png"),
+            save_figure(
+                plot_accuracy_coverage(result.curve.coverage, result.curve.accuracy), out / "accuracy_coverage.png"
+            ),
             "Accuracy on the answered images when the least confident are rejected.",
         )
     )
@@ -121,8 +125,12 @@ def write_report(model, data, out, *, title: str = "model") -> ReportFiles:
         f"Calibration: {html.escape(summary['calibration'])}."
     )
     page = _template().substitute(
-        title=html.escape(title), intro=intro, data_name=html.escape(data.name), rows=row_html,
-        figures=figure_html, n_images=len(figures),
+        title=html.escape(title),
+        intro=intro,
+        data_name=html.escape(data.name),
+        rows=row_html,
+        figures=figure_html,
+        n_images=len(figures),
     )
     index = out / "index.html"
     with atomic_write(index, "w", encoding="utf-8") as handle:

@@ -55,7 +55,10 @@ class History:
     def to_dict(self) -> dict:
         """JSON-able form (NaN, e.g. a missing validation loss, becomes None)."""
         return {
-            "epochs": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in self.epochs],
+            "epochs": [
+                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                for row in self.epochs
+            ],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "interrupted": self.interrupted,
@@ -206,7 +209,11 @@ def fit(
             correct = 0
             seen = 0
             bar = tqdm(
-                total=n, desc=f"epoch {epoch}/{epochs}", unit="img", leave=False, disable=not progress,
+                total=n,
+                desc=f"epoch {epoch}/{epochs}",
+                unit="img",
+                leave=False,
+                disable=not progress,
                 dynamic_ncols=True,
             )
             for lo in range(0, n, batch_size):

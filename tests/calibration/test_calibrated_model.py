@@ -33,8 +33,11 @@ def test_temperature_divides_the_logits(network, rng):
     x = rng.random((5, 1, 3, 3), dtype=np.float32)
     logits = network.predict_logits(x).astype(np.float64)
     scaler = TemperatureScaling.from_dict(
-        {"kind": "temperature", "params": {"bounds": [1e-3, 1e3]},
-         "fitted": {"n_classes": 4, "nll_before": 1.0, "nll_after": 1.0, "temperature": 2.5}}
+        {
+            "kind": "temperature",
+            "params": {"bounds": [1e-3, 1e3]},
+            "fitted": {"n_classes": 4, "nll_before": 1.0, "nll_after": 1.0, "temperature": 2.5},
+        }
     )
     model = CalibratedModel(network, scaler)
     expected = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(axis=1, keepdims=True)
@@ -101,9 +104,16 @@ def test_files_of_softmaxkit_0_1_with_only_a_temperature(network, tmp_path, rng)
     [
         ({"temperature": -1.0}, "temperature must be positive"),
         ({"calibration": {"kind": "sharpen"}}, "inconsistent calibration"),
-        ({"calibration": {"kind": "temperature", "params": {"bounds": [1e-3, 1e3]},
-                          "fitted": {"n_classes": 7, "nll_before": 1, "nll_after": 1, "temperature": 1.5}}},
-         "fitted on 7 classes"),
+        (
+            {
+                "calibration": {
+                    "kind": "temperature",
+                    "params": {"bounds": [1e-3, 1e3]},
+                    "fitted": {"n_classes": 7, "nll_before": 1, "nll_after": 1, "temperature": 1.5},
+                }
+            },
+            "fitted on 7 classes",
+        ),
     ],
 )
 def test_bad_calibration_in_a_file_is_a_model_file_error(network, tmp_path, changes, match):

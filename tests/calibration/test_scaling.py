@@ -205,7 +205,9 @@ def test_input_validation(cls):
     with pytest.raises(ValueError, match="at least one sample"):
         cal.fit(np.zeros((0, 2)), np.zeros(0, int))
     cal.fit(np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]), np.array([0, 1, 2, 1]))
-    with pytest.raises(ValueError, match=f"{name}.predict_proba: logits have 4 classes, but the calibrator was fitted on 3"):
+    with pytest.raises(
+        ValueError, match=f"{name}.predict_proba: logits have 4 classes, but the calibrator was fitted on 3"
+    ):
         cal.predict_proba(np.zeros((2, 4)))
 
 

@@ -26,8 +26,28 @@ def trained(tmp_path_factory):
     data = root / "noisy.npz"
     np.savez(data, x=x[:480], y=y[:480], x_test=x[480:], y_test=y[480:])
     model = root / "noisy.skm"
-    status = main(["train", "--data", str(data), "--model", "mlp", "--hidden", "64", "--epochs", "40",
-                   "--lr", "0.01", "--patience", "40", "--val-fraction", "0.25", "--out", str(model), "--no-progress"])
+    status = main(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            "mlp",
+            "--hidden",
+            "64",
+            "--epochs",
+            "40",
+            "--lr",
+            "0.01",
+            "--patience",
+            "40",
+            "--val-fraction",
+            "0.25",
+            "--out",
+            str(model),
+            "--no-progress",
+        ]
+    )
     assert status == 0
     return model, data
 
@@ -52,7 +72,9 @@ def test_calibrate_temperature_lowers_nll_and_is_saved(trained, tmp_path, capsys
     assert {"mce", "brier", "accuracy_coverage"} <= set(evaluation)
     sets = {row["score"]: row for row in evaluation["prediction_sets"]}
     assert set(sets) == {"lac", "aps"}
-    assert all(0.0 < row["average_size"] <= 3.0 and 0.0 < row["coverage"] <= 1.0 for row in sets.values())  # LAC sets may be empty
+    assert all(
+        0.0 < row["average_size"] <= 3.0 and 0.0 < row["coverage"] <= 1.0 for row in sets.values()
+    )  # LAC sets may be empty
 
 
 @pytest.mark.parametrize("method", ["vector", "matrix"])
@@ -99,8 +121,25 @@ def test_calibrated_model_rejects_on_calibrated_probabilities(trained, tmp_path)
 def test_a_model_without_validation_split_says_so(trained, tmp_path, capsys):
     _, data = trained
     model = tmp_path / "noval.skm"
-    assert main(["train", "--data", str(data), "--hidden", "8", "--epochs", "1", "--val-fraction", "0",
-                 "--out", str(model), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--hidden",
+                "8",
+                "--epochs",
+                "1",
+                "--val-fraction",
+                "0",
+                "--out",
+                str(model),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["calibrate", str(model), "--data", str(data)]) == 2
     assert "without a validation split" in capsys.readouterr().err
@@ -133,8 +172,17 @@ def test_report_renders_in_headless_chromium(trained, tmp_path):
     out = tmp_path / "report"
     assert main(["report", str(model), "--data", str(data), "--out", str(out)]) == 0
     dom = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-         "--dump-dom", (out / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     assert 'data-images-loaded="5/5"' in dom

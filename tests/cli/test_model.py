@@ -18,15 +18,35 @@ def tiny_data(tmp_path_factory):
     for label in range(3):  # each class lights up its own band of rows
         x[y == label, 0, 2 * label : 2 * label + 3, :] += 0.8
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x=x[:180], y=y[:180], x_test=x[180:], y_test=y[180:], class_names=np.array(["top", "middle", "bottom"]))
+    np.savez(
+        path, x=x[:180], y=y[:180], x_test=x[180:], y_test=y[180:], class_names=np.array(["top", "middle", "bottom"])
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "tiny.skm"
-    status = main(["train", "--data", str(tiny_data), "--model", "mlp", "--hidden", "16", "--epochs", "8",
-                   "--batch-size", "32", "--lr", "0.01", "--out", str(out), "--no-progress"])
+    status = main(
+        [
+            "train",
+            "--data",
+            str(tiny_data),
+            "--model",
+            "mlp",
+            "--hidden",
+            "16",
+            "--epochs",
+            "8",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.01",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert status == 0
     return out
 
@@ -113,7 +133,9 @@ def test_ctrl_c_during_training_keeps_the_best_model_and_says_where(tiny_data, t
 
     monkeypatch.setattr(train_module, "fit", fit_interrupted_in_epoch_3)
     out = tmp_path / "interrupted.skm"
-    status = main(["train", "--data", str(tiny_data), "--hidden", "16", "--epochs", "10", "--out", str(out), "--no-progress"])
+    status = main(
+        ["train", "--data", str(tiny_data), "--hidden", "16", "--epochs", "10", "--out", str(out), "--no-progress"]
+    )
     assert status == 130
     assert out.exists()
     assert f"is saved at {out}" in capsys.readouterr().out

@@ -73,13 +73,17 @@ def test_bad_input_exits_2_with_clear_message(capsys, argv, message):
 def test_python_dash_m_subprocess():
     ok = subprocess.run(
         [sys.executable, "-m", "softmaxkit", "softmax", "1.6", "3.1", "0.5"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == "0.17198205 0.77077009 0.05724785\n"
     bad = subprocess.run(
         [sys.executable, "-m", "softmaxkit", "softmax", "1", "--temperature", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2
     assert "must be a positive finite number" in bad.stderr

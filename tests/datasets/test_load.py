@@ -179,9 +179,15 @@ class _Evil:
     [
         (pickle.dumps([1, 2, 3], protocol=4), "expected a CIFAR batch"),
         (pickle.dumps({b"data": np.zeros((3, 3072), np.uint8)}, protocol=4), "needs 'data' and 'labels'"),
-        (pickle.dumps({b"data": np.zeros((3, 100), np.uint8), b"labels": [0, 1, 2]}, protocol=4), "shape \\(n, 3072\\)"),
+        (
+            pickle.dumps({b"data": np.zeros((3, 100), np.uint8), b"labels": [0, 1, 2]}, protocol=4),
+            "shape \\(n, 3072\\)",
+        ),
         (pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1]}, protocol=4), "label count mismatch"),
-        (pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 12]}, protocol=4), "labels out of range"),
+        (
+            pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 12]}, protocol=4),
+            "labels out of range",
+        ),
         (pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 2]}, protocol=4)[:-30], "truncated"),
         (pickle.dumps(_Evil(), protocol=4), "refusing to load global"),
         (b"not a pickle at all", "pickle"),
@@ -236,7 +242,10 @@ def test_load_npz_float_kept_and_empty_test(tmp_path):
         ({"x": np.zeros((2, 2)), "y": np.array([0, -1])}, "labels out of range"),
         ({"x": np.zeros((2, 2)), "y": np.array([0, 1]), "x_test": np.zeros((1, 2))}, "together"),
         ({"x": np.zeros((2, 2)), "y": np.array([0, 2]), "class_names": np.array(["a", "b"])}, "labels out of range"),
-        ({"x": np.zeros((2, 2)), "y": np.array([0, 1]), "class_names": np.array(["a", None], dtype=object)}, "cannot read"),
+        (
+            {"x": np.zeros((2, 2)), "y": np.array([0, 1]), "class_names": np.array(["a", None], dtype=object)},
+            "cannot read",
+        ),
     ],
 )
 def test_malformed_npz(arrays, message, tmp_path):

@@ -163,8 +163,17 @@ def test_training_through_fit_is_deterministic_and_checks_targets(head):
     runs = []
     for _ in range(2):
         model = architectures.mlp((1, 2, 6), 4, hidden=(8,), rng=np.random.default_rng(2))
-        history = fit(model, xp, Y, loss=ml.MultiLabelLoss(head), optimizer=optim.Adam(1e-2),
-                      rng=np.random.default_rng(3), epochs=3, batch_size=16, progress=False)
+        history = fit(
+            model,
+            xp,
+            Y,
+            loss=ml.MultiLabelLoss(head),
+            optimizer=optim.Adam(1e-2),
+            rng=np.random.default_rng(3),
+            epochs=3,
+            batch_size=16,
+            progress=False,
+        )
         runs.append(model.predict_logits(xp))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert [row["epoch"] for row in history.epochs] == [1, 2, 3]
@@ -206,8 +215,9 @@ def test_metrics_on_empty_subsets_are_nan_without_warnings():
 def comparison():
     from softmaxkit import datasets
 
-    return ml.compare_heads(datasets.load("digits"), n_train=5000, n_test=800, epochs=8, hidden=(64,),
-                            lr=1e-2, rng=np.random.default_rng(0))
+    return ml.compare_heads(
+        datasets.load("digits"), n_train=5000, n_test=800, epochs=8, hidden=(64,), lr=1e-2, rng=np.random.default_rng(0)
+    )
 
 
 def test_sigmoid_head_learns_and_says_yes_to_both(comparison):

@@ -16,9 +16,15 @@ from softmaxkit.nn import io as model_io
 def small_cnn(rng, *, n_classes=3):
     return nn.Sequential(
         [
-            nn.Conv2D(1, 2, 3, padding=1, rng=rng), nn.Tanh(), nn.MaxPool2D(2),
-            nn.Conv2D(2, 3, 2, stride=1, rng=rng), nn.Sigmoid(), nn.Flatten(),
-            nn.Dense(3, 4, rng=rng), nn.Tanh(), nn.Dense(4, n_classes, init="glorot", rng=rng),
+            nn.Conv2D(1, 2, 3, padding=1, rng=rng),
+            nn.Tanh(),
+            nn.MaxPool2D(2),
+            nn.Conv2D(2, 3, 2, stride=1, rng=rng),
+            nn.Sigmoid(),
+            nn.Flatten(),
+            nn.Dense(3, 4, rng=rng),
+            nn.Tanh(),
+            nn.Dense(4, n_classes, init="glorot", rng=rng),
         ],
         input_shape=(1, 4, 4),
         class_names=[f"c{i}" for i in range(n_classes)],
@@ -139,8 +145,6 @@ def test_load_from_a_zip_that_is_not_npz(tmp_path):
         z.writestr("readme.txt", "hello")
     with pytest.raises(nn.ModelFileError):
         nn.load(path)
-
-
 
 
 def test_extras_may_not_replace_the_format_keys(rng, tmp_path):

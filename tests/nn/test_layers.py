@@ -101,7 +101,9 @@ def test_conv2d_matches_direct_reference(rng, stride, padding):
     assert layer.output_shape((3, 7, 8)) == expected.shape[1:]
 
 
-@pytest.mark.parametrize("kernel, stride, hw", [(2, None, (4, 6)), (2, None, (5, 5)), (3, 2, (7, 6)), ((2, 3), 1, (4, 5))])
+@pytest.mark.parametrize(
+    "kernel, stride, hw", [(2, None, (4, 6)), (2, None, (5, 5)), (3, 2, (7, 6)), ((2, 3), 1, (4, 5))]
+)
 def test_maxpool_gradients(rng, kernel, stride, hw, kernel_path):
     check_layer_gradients(nn.MaxPool2D(kernel, stride), distinct(rng, (2, 3, *hw)), rng)
 
@@ -141,7 +143,10 @@ def test_flatten_gradients(rng):
 
 def test_dropout_gradients_with_fixed_mask(rng):
     check_layer_gradients(
-        nn.Dropout(0.4), rng.standard_normal((4, 6)), rng, reseed=lambda layer: setattr(layer, "rng", np.random.default_rng(7))
+        nn.Dropout(0.4),
+        rng.standard_normal((4, 6)),
+        rng,
+        reseed=lambda layer: setattr(layer, "rng", np.random.default_rng(7)),
     )
 
 
@@ -231,8 +236,15 @@ def test_backward_needs_training_forward():
 
 @pytest.mark.parametrize(
     "layer",
-    [nn.Dense(3, 2, init="glorot"), nn.Conv2D(1, 2, (3, 2), stride=(1, 2), padding=1), nn.MaxPool2D(3, 2),
-     nn.Flatten(), nn.ReLU(), nn.Dropout(0.3), nn.Softmax()],
+    [
+        nn.Dense(3, 2, init="glorot"),
+        nn.Conv2D(1, 2, (3, 2), stride=(1, 2), padding=1),
+        nn.MaxPool2D(3, 2),
+        nn.Flatten(),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Softmax(),
+    ],
 )
 def test_config_rebuilds_the_layer(layer):
     import json

@@ -67,8 +67,13 @@ def reference_adam(w, grads, lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, d
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.5, "weight_decay": 0.1},
-     {"weight_decay": 0.01}],
+    [
+        {},
+        {"momentum": 0.9},
+        {"momentum": 0.9, "nesterov": True},
+        {"momentum": 0.5, "weight_decay": 0.1},
+        {"weight_decay": 0.01},
+    ],
 )
 def test_sgd_matches_reference_equations(rng, kwargs):
     model = one_layer_model(rng, np.float64)
@@ -80,8 +85,12 @@ def test_sgd_matches_reference_equations(rng, kwargs):
 
 @pytest.mark.parametrize(
     "cls, kwargs, decoupled",
-    [(nn.Adam, {}, False), (nn.Adam, {"weight_decay": 0.1}, False), (nn.AdamW, {"weight_decay": 0.1}, True),
-     (nn.Adam, {"betas": (0.8, 0.99), "eps": 1e-6}, False)],
+    [
+        (nn.Adam, {}, False),
+        (nn.Adam, {"weight_decay": 0.1}, False),
+        (nn.AdamW, {"weight_decay": 0.1}, True),
+        (nn.Adam, {"betas": (0.8, 0.99), "eps": 1e-6}, False),
+    ],
 )
 def test_adam_matches_reference_equations(rng, cls, kwargs, decoupled):
     model = one_layer_model(rng, np.float64)
@@ -96,8 +105,11 @@ def test_adam_matches_reference_equations(rng, cls, kwargs, decoupled):
 
 @pytest.mark.parametrize(
     "optimizer",
-    [nn.SGD(np.float64(0.1), momentum=0.9, nesterov=True, weight_decay=1e-3), nn.Adam(np.float64(1e-3), weight_decay=1e-2),
-     nn.AdamW(1e-3)],
+    [
+        nn.SGD(np.float64(0.1), momentum=0.9, nesterov=True, weight_decay=1e-3),
+        nn.Adam(np.float64(1e-3), weight_decay=1e-2),
+        nn.AdamW(1e-3),
+    ],
 )
 def test_steps_keep_float32(rng, optimizer):
     model = one_layer_model(rng)

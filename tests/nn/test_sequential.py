@@ -12,9 +12,15 @@ from softmaxkit.testing import numerical_gradient as numeric_grad
 def small_cnn(rng, *, n_classes=3):
     return nn.Sequential(
         [
-            nn.Conv2D(1, 2, 3, padding=1, rng=rng), nn.Tanh(), nn.MaxPool2D(2),
-            nn.Conv2D(2, 3, 2, stride=1, rng=rng), nn.Sigmoid(), nn.Flatten(),
-            nn.Dense(3, 4, rng=rng), nn.Tanh(), nn.Dense(4, n_classes, init="glorot", rng=rng),
+            nn.Conv2D(1, 2, 3, padding=1, rng=rng),
+            nn.Tanh(),
+            nn.MaxPool2D(2),
+            nn.Conv2D(2, 3, 2, stride=1, rng=rng),
+            nn.Sigmoid(),
+            nn.Flatten(),
+            nn.Dense(3, 4, rng=rng),
+            nn.Tanh(),
+            nn.Dense(4, n_classes, init="glorot", rng=rng),
         ],
         input_shape=(1, 4, 4),
         class_names=[f"c{i}" for i in range(n_classes)],
@@ -51,8 +57,11 @@ def test_backward_without_input_grad_gives_same_parameter_grads(rng):
 def test_float32_end_to_end(rng):
     model = nn.architectures.cnn((1, 8, 8), 10, rng=rng, dropout=0.2)
     x = rng.random((6, 1, 8, 8))  # float64 input is cast once
-    for optimizer in (nn.SGD(np.float64(0.1), momentum=0.9, nesterov=True, weight_decay=1e-4), nn.Adam(1e-3, weight_decay=1e-4),
-                      nn.AdamW(1e-3)):
+    for optimizer in (
+        nn.SGD(np.float64(0.1), momentum=0.9, nesterov=True, weight_decay=1e-4),
+        nn.Adam(1e-3, weight_decay=1e-4),
+        nn.AdamW(1e-3),
+    ):
         logits = model.forward(x, training=True)
         assert logits.dtype == np.float32
         _, grad = cross_entropy_and_grad(logits, np.arange(6))
@@ -94,7 +103,14 @@ def test_cnn_architecture_shapes(rng, shape):
 def test_mlp_and_logistic_architectures(rng):
     model = nn.architectures.mlp((1, 28, 28), 10, hidden=(256, 128), dropout=0.5, rng=rng)
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Flatten", "Dense", "ReLU", "Dropout", "Dense", "ReLU", "Dropout", "Dense"
+        "Flatten",
+        "Dense",
+        "ReLU",
+        "Dropout",
+        "Dense",
+        "ReLU",
+        "Dropout",
+        "Dense",
     ]
     assert model.n_params == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
     assert nn.architectures.logistic((1, 8, 8), 10, rng=rng).n_params == 650

@@ -15,8 +15,14 @@ def to_torch_stack(model):
     layers = []
     for layer in model.layers:
         if isinstance(layer, nn.Conv2D):
-            t = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
-                                padding=layer.padding, dtype=torch.float64)
+            t = torch.nn.Conv2d(
+                layer.in_channels,
+                layer.out_channels,
+                layer.kernel_size,
+                stride=layer.stride,
+                padding=layer.padding,
+                dtype=torch.float64,
+            )
             t.weight.data = torch.tensor(layer.params["weight"], dtype=torch.float64)
             t.bias.data = torch.tensor(layer.params["bias"], dtype=torch.float64)
         elif isinstance(layer, nn.Dense):
@@ -26,8 +32,12 @@ def to_torch_stack(model):
         elif isinstance(layer, nn.MaxPool2D):
             t = torch.nn.MaxPool2d(layer.kernel_size, layer.stride)
         else:
-            t = {nn.ReLU: torch.nn.ReLU, nn.Flatten: torch.nn.Flatten, nn.Tanh: torch.nn.Tanh,
-                 nn.Sigmoid: torch.nn.Sigmoid}[type(layer)]()
+            t = {
+                nn.ReLU: torch.nn.ReLU,
+                nn.Flatten: torch.nn.Flatten,
+                nn.Tanh: torch.nn.Tanh,
+                nn.Sigmoid: torch.nn.Sigmoid,
+            }[type(layer)]()
         layers.append(t)
     return torch.nn.Sequential(*layers)
 
@@ -47,8 +57,12 @@ def test_conv_pool_dense_stack_matches_torch(rng, shape):
     c = shape[0]
     model = nn.Sequential(
         [
-            nn.Conv2D(c, 4, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2D(2),
-            nn.Conv2D(4, 5, (3, 2), stride=(2, 1), padding=(1, 0), rng=rng), nn.Tanh(), nn.MaxPool2D(3, 1),
+            nn.Conv2D(c, 4, 3, padding=1, rng=rng),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
+            nn.Conv2D(4, 5, (3, 2), stride=(2, 1), padding=(1, 0), rng=rng),
+            nn.Tanh(),
+            nn.MaxPool2D(3, 1),
             nn.Flatten(),
         ],
         input_shape=shape,
@@ -81,7 +95,10 @@ def test_conv2d_float64_matches_torch_exactly(rng):
     layer = nn.Conv2D(3, 4, (3, 2), stride=(2, 3), padding=(2, 1), rng=rng).astype(np.float64)
     x = rng.standard_normal((2, 3, 9, 11))
     expected = torch.nn.functional.conv2d(
-        torch.tensor(x), torch.tensor(layer.params["weight"]), torch.tensor(layer.params["bias"]), stride=(2, 3),
+        torch.tensor(x),
+        torch.tensor(layer.params["weight"]),
+        torch.tensor(layer.params["bias"]),
+        stride=(2, 3),
         padding=(2, 1),
     )
     np.testing.assert_allclose(layer.forward(x), expected.numpy(), rtol=1e-12, atol=1e-12)
@@ -104,8 +121,13 @@ def _run_both(ours, theirs_factory, rng, steps=5):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.8, "weight_decay": 0.05},
-     {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}],
+    [
+        {},
+        {"momentum": 0.9},
+        {"momentum": 0.9, "nesterov": True},
+        {"momentum": 0.8, "weight_decay": 0.05},
+        {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    ],
 )
 def test_sgd_matches_torch(rng, kwargs):
     _run_both(nn.SGD(0.05, **kwargs), lambda ps: torch.optim.SGD(ps, lr=0.05, **kwargs), rng)

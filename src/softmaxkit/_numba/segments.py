@@ -23,9 +23,28 @@ from .exp import exp
 from .floats import FASTMATH, cast, from_order_key, min_order_key, order_key
 
 __all__ = [
-    "NORMAL", "NAN", "POSINF", "DEAD", "ZERO", "seg_max", "seg_sum", "seg_sum_store", "scale",
-    "softmax_row_stored", "seg_scan", "seg_stats", "combine", "row_stats", "write_exp", "write_log",
-    "write_special", "row_params", "seg_write", "lse_value", "pick_logp", "label_grad",
+    "NORMAL",
+    "NAN",
+    "POSINF",
+    "DEAD",
+    "ZERO",
+    "seg_max",
+    "seg_sum",
+    "seg_sum_store",
+    "scale",
+    "softmax_row_stored",
+    "seg_scan",
+    "seg_stats",
+    "combine",
+    "row_stats",
+    "write_exp",
+    "write_log",
+    "write_special",
+    "row_params",
+    "seg_write",
+    "lse_value",
+    "pick_logp",
+    "label_grad",
 ]
 
 #: Row states: a finite maximum and no NaN; a NaN; a ``+inf``; only ``-inf``; an ignored row of the

@@ -192,6 +192,11 @@ def _temperature_only(temperature, model) -> TemperatureScaling:
         {
             "kind": "temperature",
             "params": {"bounds": [1e-3, 1e3]},
-            "fitted": {"n_classes": k, "nll_before": float("nan"), "nll_after": float("nan"), "temperature": temperature},
+            "fitted": {
+                "n_classes": k,
+                "nll_before": float("nan"),
+                "nll_after": float("nan"),
+                "temperature": temperature,
+            },
         }
     )

@@ -111,7 +111,9 @@ class _LogitCalibrator:
 
     def _check_fitted(self, fname):
         if not self._is_fitted():
-            raise NotFittedError(f"{fname}: this {type(self).__name__} is not fitted yet; call fit(logits, labels) first")
+            raise NotFittedError(
+                f"{fname}: this {type(self).__name__} is not fitted yet; call fit(logits, labels) first"
+            )
 
     def _validate_params(self, fname):
         pass

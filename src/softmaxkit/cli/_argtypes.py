@@ -84,7 +84,9 @@ def layer_sizes(text) -> tuple:
     try:
         sizes = tuple(int(h) for h in str(text).split(",") if h.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 256,128, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers such as 256,128, got {text!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"needs at least one positive layer size, got {text!r}")
     return sizes

@@ -74,7 +74,9 @@ def run(args) -> int:
     print(f"  {'':>8} {'accuracy':>9} {'NLL':>8} {'ECE':>7} {'MCE':>7} {'Brier':>7}")
     for label in ("before", "after"):
         s = scores[label]
-        print(f"  {label:>8} {s['accuracy']:>9.2%} {s['nll']:>8.4f} {s['ece']:>7.2%} {s['mce']:>7.2%} {s['brier']:>7.4f}")
+        print(
+            f"  {label:>8} {s['accuracy']:>9.2%} {s['nll']:>8.4f} {s['ece']:>7.2%} {s['mce']:>7.2%} {s['brier']:>7.4f}"
+        )
     print(f"calibrated model saved to {out}")
     print(f"reliability diagram saved to {figure}")
     return 0

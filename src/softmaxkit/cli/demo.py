@@ -55,9 +55,19 @@ def train_digits(out_dir: Path, *, seed: int = 0, epochs: int = 60) -> None:
     optimizer = optim.Adam(lr)
     print(f"training an MLP ({model.n_params:,} parameters) on {len(y_train)} digits, {epochs} epochs ...")
     history = fit(
-        model, x_train, y_train, optimizer=optimizer, rng=rng, epochs=epochs, batch_size=batch_size,
-        x_val=x_val, y_val=y_val, patience=15, schedule=schedules.CosineSchedule(lr, steps),
-        checkpoint=out_dir / "digits-mlp.skm", progress=False,
+        model,
+        x_train,
+        y_train,
+        optimizer=optimizer,
+        rng=rng,
+        epochs=epochs,
+        batch_size=batch_size,
+        x_val=x_val,
+        y_val=y_val,
+        patience=15,
+        schedule=schedules.CosineSchedule(lr, steps),
+        checkpoint=out_dir / "digits-mlp.skm",
+        progress=False,
     )
     seconds = sum(row["seconds"] for row in history.epochs)
     test_loss, test_acc = evaluate_loss(model, data.x_test, data.y_test)

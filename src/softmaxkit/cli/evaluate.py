@@ -18,8 +18,12 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits")
     p.add_argument("--root", default=None)
     p.add_argument("--plots", default=None, help="directory for PNGs (default: beside the model)")
-    p.add_argument("--alpha", type=open_probability, default=0.1,
-                   help="conformal prediction sets with coverage >= 1 - ALPHA, fitted on the validation split (default 0.1)")
+    p.add_argument(
+        "--alpha",
+        type=open_probability,
+        default=0.1,
+        help="conformal prediction sets with coverage >= 1 - ALPHA, fitted on the validation split (default 0.1)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -42,7 +46,9 @@ def run(args) -> int:
         plots / f"{stem}.confusion.png",
     )
     curve = evaluation.curve
-    ac_path = save_figure(plot_accuracy_coverage(curve.coverage, curve.accuracy), plots / f"{stem}.accuracy_coverage.png")
+    ac_path = save_figure(
+        plot_accuracy_coverage(curve.coverage, curve.accuracy), plots / f"{stem}.accuracy_coverage.png"
+    )
     result = evaluation.to_dict()
     result["confusion_matrix_png"] = str(cm_path)
     result["accuracy_coverage_png"] = str(ac_path)
@@ -56,7 +62,9 @@ def run(args) -> int:
     )
     print("accuracy-coverage (answer only the most confident images):")
     for row in summary["accuracy_coverage"]:
-        print(f"  answer {row['coverage']:>5.0%}: accuracy {row['accuracy']:.2%}  (reject below p = {row['threshold']:.3f})")
+        print(
+            f"  answer {row['coverage']:>5.0%}: accuracy {row['accuracy']:.2%}  (reject below p = {row['threshold']:.3f})"
+        )
     for row in summary["prediction_sets"]:
         print(
             f"prediction sets ({row['score']}, alpha {row['alpha']:g}, fitted on {row['calibration_rows']} validation "

@@ -22,16 +22,23 @@ def register(sub) -> None:
             "threshold; a softmax can never give two classes more than 0.5."
         ),
     )
-    p.add_argument("--data", default="digits",
-                   help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)")
+    p.add_argument(
+        "--data", default="digits", help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)"
+    )
     p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
     p.add_argument("--epochs", type=positive_int, default=10, help="training epochs per head (default 10)")
     p.add_argument("--n-train", type=positive_int, default=20000, help="training pair images (default 20000)")
     p.add_argument("--n-test", type=positive_int, default=4000, help="test pair images (default 4000)")
-    p.add_argument("--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)")
+    p.add_argument(
+        "--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)"
+    )
     p.add_argument("--threshold", type=open_probability, default=0.5, help="yes/no threshold (default 0.5)")
-    p.add_argument("--p-single", type=closed_probability, default=0.2,
-                   help="share of images with one digit and a blank half (default 0.2)")
+    p.add_argument(
+        "--p-single",
+        type=closed_probability,
+        default=0.2,
+        help="share of images with one digit and a blank half (default 0.2)",
+    )
     p.add_argument("--examples", type=non_negative_int, default=4, help="example predictions to show (default 4)")
     p.add_argument("--plot", default=None, metavar="PNG", help="also save example images and probabilities here")
     p.add_argument("--seed", type=any_int, default=0)
@@ -49,16 +56,27 @@ def run(args) -> int:
     data = load_data(args.data, args.root)
     try:
         result = compare_heads(
-            data, rng=np.random.default_rng(args.seed), n_train=args.n_train, n_test=args.n_test,
-            epochs=args.epochs, hidden=hidden, threshold=args.threshold, p_single=args.p_single,
+            data,
+            rng=np.random.default_rng(args.seed),
+            n_train=args.n_train,
+            n_test=args.n_test,
+            epochs=args.epochs,
+            hidden=hidden,
+            threshold=args.threshold,
+            p_single=args.p_single,
         )
     except (ValueError, FloatingPointError) as exc:
         raise CLIError(str(exc)) from None
     plot_path = None
     if args.plot:
         axes = plot_multilabel_examples(
-            result.x_test, result.Y_test, result.p_sigmoid, result.p_softmax, result.class_names,
-            n=max(args.examples, 1), threshold=result.threshold,
+            result.x_test,
+            result.Y_test,
+            result.p_sigmoid,
+            result.p_softmax,
+            result.class_names,
+            n=max(args.examples, 1),
+            threshold=result.threshold,
         )
         plot_path = str(save_figure(axes, args.plot))
     if args.json:

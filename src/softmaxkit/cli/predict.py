@@ -17,8 +17,13 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG, JPEG, ...) or .npy batches")
     p.add_argument("--top", type=positive_int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="invert grey images (default auto)")
-    p.add_argument("--reject-below", type=closed_probability, default=None, metavar="P",
-                   help="answer 'none of the above' when the top probability is below P")
+    p.add_argument(
+        "--reject-below",
+        type=closed_probability,
+        default=None,
+        metavar="P",
+        help="answer 'none of the above' when the top probability is below P",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

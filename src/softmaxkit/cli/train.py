@@ -18,7 +18,9 @@ _DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a classifier and save it")
-    p.add_argument("--data", default="digits", help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)")
+    p.add_argument(
+        "--data", default="digits", help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)"
+    )
     p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
     p.add_argument("--model", choices=_MODEL_KINDS, default="mlp")
     p.add_argument("--epochs", type=positive_int, default=20)
@@ -26,12 +28,18 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: adam 1e-3, sgd 0.05)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    p.add_argument("--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)")
+    p.add_argument(
+        "--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)"
+    )
     p.add_argument("--dropout", type=argtype(HALF_OPEN_FRACTION), default=0.0, help="dropout probability in [0, 1)")
     p.add_argument("--weight-decay", type=argtype(NON_NEGATIVE), default=0.0, help="L2 weight decay >= 0")
     p.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience in epochs")
-    p.add_argument("--val-fraction", type=argtype(HALF_OPEN_FRACTION), default=0.1,
-                   help="share of the training set held out, in [0, 1) (default 0.1)")
+    p.add_argument(
+        "--val-fraction",
+        type=argtype(HALF_OPEN_FRACTION),
+        default=0.1,
+        help="share of the training set held out, in [0, 1) (default 0.1)",
+    )
     p.add_argument("--seed", type=any_int, default=0)
     p.add_argument("--out", default="model.skm", help="where to save the model (default model.skm)")
     p.add_argument("--plots", default=None, help="directory for the PNG curves (default: beside --out)")
@@ -101,9 +109,20 @@ def run(args) -> int:
 
     try:
         history = fit(
-            model, x_train, y_train, optimizer=optimizer, rng=rng, epochs=args.epochs,
-            batch_size=args.batch_size, x_val=x_val, y_val=y_val, patience=args.patience,
-            schedule=schedule, checkpoint=out, progress=not args.no_progress, on_epoch_end=report,
+            model,
+            x_train,
+            y_train,
+            optimizer=optimizer,
+            rng=rng,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            x_val=x_val,
+            y_val=y_val,
+            patience=args.patience,
+            schedule=schedule,
+            checkpoint=out,
+            progress=not args.no_progress,
+            on_epoch_end=report,
         )
     except Exception as exc:
         saved = f"; the best model so far is saved at {out}" if out.exists() else ""
@@ -129,7 +148,9 @@ def run(args) -> int:
     if has_test:
         print(f"test accuracy {test_acc:.2%}, test NLL {test_loss:.4f}")
     else:
-        print(f"{data.name} has no test split; validation accuracy {history.epochs[history.best_epoch - 1]['val_accuracy']:.2%}")
+        print(
+            f"{data.name} has no test split; validation accuracy {history.epochs[history.best_epoch - 1]['val_accuracy']:.2%}"
+        )
     print(f"model saved to {out}")
     print(f"training curves saved to {curves}")
     return 130 if history.interrupted else 0

@@ -120,9 +120,7 @@ def load_cifar(spec: DatasetSpec, directory: Path) -> Dataset:
     x_test, y_test = read_batch(base / "test_batch", n_classes=n_classes)
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return Dataset(
-        _scale_bytes(x_train), y_train, _scale_bytes(x_test), y_test, names, spec.name, BYTE_SCALING
-    )
+    return Dataset(_scale_bytes(x_train), y_train, _scale_bytes(x_test), y_test, names, spec.name, BYTE_SCALING)
 
 
 def _npz_images(x: np.ndarray, path, key: str) -> tuple[np.ndarray, str]:

@@ -72,8 +72,10 @@ class HeadComparison:
             "threshold": self.threshold,
             "settings": dict(self.settings),
             "class_names": list(self.class_names),
-            "train_loss": {"sigmoid": self.history_sigmoid.column("train_loss").tolist(),
-                           "softmax": self.history_softmax.column("train_loss").tolist()},
+            "train_loss": {
+                "sigmoid": self.history_sigmoid.column("train_loss").tolist(),
+                "softmax": self.history_softmax.column("train_loss").tolist(),
+            },
         }
 
 
@@ -91,9 +93,20 @@ def _resolve_data(data, fname):
     return data
 
 
-def compare_heads(data=None, *, rng: np.random.Generator, n_train: int = 20000, n_test: int = 4000,
-                  epochs: int = 10, hidden=(256, 128), lr: float = 2e-3, batch_size: int = 128,
-                  threshold: float = 0.5, p_single: float = 0.2, allow_same: bool = True) -> HeadComparison:
+def compare_heads(
+    data=None,
+    *,
+    rng: np.random.Generator,
+    n_train: int = 20000,
+    n_test: int = 4000,
+    epochs: int = 10,
+    hidden=(256, 128),
+    lr: float = 2e-3,
+    batch_size: int = 128,
+    threshold: float = 0.5,
+    p_single: float = 0.2,
+    allow_same: bool = True,
+) -> HeadComparison:
     r"""Train a sigmoid head and a softmax head on the same pair images and compare them.
 
     Training pairs come from the training split, test pairs from the test split (:func:`pair_images`).
@@ -141,8 +154,14 @@ def compare_heads(data=None, *, rng: np.random.Generator, n_train: int = 20000, 
     fname = "compare_heads"
     rng = check_rng(rng, fname)
     n_train, n_test, epochs, batch_size, threshold, lr = validate(
-        fname, _CONSTRAINTS, n_train=n_train, n_test=n_test, epochs=epochs, batch_size=batch_size,
-        threshold=threshold, lr=lr,
+        fname,
+        _CONSTRAINTS,
+        n_train=n_train,
+        n_test=n_test,
+        epochs=epochs,
+        batch_size=batch_size,
+        threshold=threshold,
+        lr=lr,
     )
     data = _resolve_data(data, fname)
     n_classes = int(max(np.max(data.y_train), np.max(data.y_test))) + 1
@@ -157,21 +176,41 @@ def compare_heads(data=None, *, rng: np.random.Generator, n_train: int = 20000, 
     steps = epochs * math.ceil(n_train / batch_size)
     probs, histories = {}, {}
     for head in HEADS:
-        model = architectures.mlp(x_tr.shape[1:], n_classes, hidden=tuple(hidden),
-                                  rng=np.random.default_rng(init_seed))
+        model = architectures.mlp(x_tr.shape[1:], n_classes, hidden=tuple(hidden), rng=np.random.default_rng(init_seed))
         histories[head] = fit(
-            model, x_tr, Y_tr, loss=MultiLabelLoss(head), optimizer=optim.Adam(lr),
-            rng=np.random.default_rng(order_seed), epochs=epochs, batch_size=batch_size,
-            schedule=schedules.CosineSchedule(lr, steps), progress=False,
+            model,
+            x_tr,
+            Y_tr,
+            loss=MultiLabelLoss(head),
+            optimizer=optim.Adam(lr),
+            rng=np.random.default_rng(order_seed),
+            epochs=epochs,
+            batch_size=batch_size,
+            schedule=schedules.CosineSchedule(lr, steps),
+            progress=False,
         )
         probs[head] = predict_multilabel_proba(model, x_te, head=head)
-    settings = {"n_train": n_train, "n_test": n_test, "epochs": epochs, "hidden": [int(h) for h in hidden],
-                "lr": float(lr), "batch_size": batch_size, "p_single": float(p_single),
-                "allow_same": bool(allow_same), "seconds": time.perf_counter() - start}
+    settings = {
+        "n_train": n_train,
+        "n_test": n_test,
+        "epochs": epochs,
+        "hidden": [int(h) for h in hidden],
+        "lr": float(lr),
+        "batch_size": batch_size,
+        "p_single": float(p_single),
+        "allow_same": bool(allow_same),
+        "seconds": time.perf_counter() - start,
+    }
     return HeadComparison(
         sigmoid=multilabel_metrics(Y_te, probs["sigmoid"], threshold=threshold),
         softmax=multilabel_metrics(Y_te, probs["softmax"], threshold=threshold),
-        threshold=threshold, settings=settings, class_names=class_names, x_test=x_te, Y_test=Y_te,
-        p_sigmoid=probs["sigmoid"], p_softmax=probs["softmax"],
-        history_sigmoid=histories["sigmoid"], history_softmax=histories["softmax"],
+        threshold=threshold,
+        settings=settings,
+        class_names=class_names,
+        x_test=x_te,
+        Y_test=Y_te,
+        p_sigmoid=probs["sigmoid"],
+        p_softmax=probs["softmax"],
+        history_sigmoid=histories["sigmoid"],
+        history_softmax=histories["softmax"],
     )

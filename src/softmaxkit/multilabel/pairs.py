@@ -11,8 +11,9 @@ __all__ = ["pair_images", "is_half_blank", "pick_examples", "describe_pair"]
 _CONSTRAINTS = {"n": Integer(0), "n_classes": Integer(1), "p_single": FRACTION, "allow_same": Boolean()}
 
 
-def pair_images(x, y, *, n: int, rng: np.random.Generator, n_classes: int = 10, allow_same: bool = True,
-                p_single: float = 0.2):
+def pair_images(
+    x, y, *, n: int, rng: np.random.Generator, n_classes: int = 10, allow_same: bool = True, p_single: float = 0.2
+):
     r"""Multi-label images: two labelled images side by side, or one beside a blank half.
 
     Each output image is ``concat([left, right], axis=-1)``. With probability ``p_single`` one half

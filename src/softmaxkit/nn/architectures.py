@@ -47,8 +47,9 @@ def logistic(input_shape, n_classes: int, *, rng: np.random.Generator) -> Sequen
     return model
 
 
-def mlp(input_shape, n_classes: int, *, hidden=(256, 128), dropout: float = 0.0,
-        rng: np.random.Generator) -> Sequential:
+def mlp(
+    input_shape, n_classes: int, *, hidden=(256, 128), dropout: float = 0.0, rng: np.random.Generator
+) -> Sequential:
     """Multilayer perceptron: ``Flatten, [Dense(h), ReLU, (Dropout)] per hidden width, Dense(n_classes)``.
 
     Parameters
@@ -80,8 +81,9 @@ def mlp(input_shape, n_classes: int, *, hidden=(256, 128), dropout: float = 0.0,
     return model
 
 
-def cnn(input_shape, n_classes: int, *, rng: np.random.Generator, channels=(32, 64), hidden: int = 128,
-        dropout: float = 0.0) -> Sequential:
+def cnn(
+    input_shape, n_classes: int, *, rng: np.random.Generator, channels=(32, 64), hidden: int = 128, dropout: float = 0.0
+) -> Sequential:
     """Small CNN: ``32c3(pad 1)-ReLU-pool2-64c3(pad 1)-ReLU-pool2-Flatten-Dense(128)-ReLU-Dense(n_classes)``.
 
     Works for 28x28x1 (MNIST), 32x32x3 (CIFAR-10) and 8x8x1 (digits) inputs.
@@ -109,14 +111,24 @@ def cnn(input_shape, n_classes: int, *, rng: np.random.Generator, channels=(32, 
     c, h, w = shape
     flat = c2 * (h // 2 // 2) * (w // 2 // 2)
     layers = [
-        Conv2D(c, c1, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Conv2D(c1, c2, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Flatten(), Dense(flat, int(hidden), rng=rng), ReLU(),
+        Conv2D(c, c1, 3, padding=1, rng=rng),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(c1, c2, 3, padding=1, rng=rng),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(flat, int(hidden), rng=rng),
+        ReLU(),
     ]
     if dropout:
         layers.append(Dropout(dropout, rng=rng))
     layers.append(Dense(int(hidden), n_classes, init="glorot", rng=rng))
     model = Sequential(layers, input_shape=shape)
-    model.metadata["architecture"] = {"name": "cnn", "channels": [c1, c2], "hidden": int(hidden),
-                                      "dropout": float(dropout)}
+    model.metadata["architecture"] = {
+        "name": "cnn",
+        "channels": [c1, c2],
+        "hidden": int(hidden),
+        "dropout": float(dropout),
+    }
     return model

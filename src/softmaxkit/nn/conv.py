@@ -47,8 +47,9 @@ class Conv2D(Layer):
     (2, 4, 8, 8)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
-                 init: str = "he", rng=None):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, init: str = "he", rng=None
+    ):
         super().__init__()
         self.in_channels, self.out_channels, self.init = validate(
             "Conv2D", _CONSTRAINTS, in_channels=in_channels, out_channels=out_channels, init=init
@@ -81,14 +82,19 @@ class Conv2D(Layer):
 
     def config(self) -> dict:
         return {
-            "in_channels": self.in_channels, "out_channels": self.out_channels,
-            "kernel_size": unpair(self.kernel_size), "stride": unpair(self.stride),
-            "padding": unpair(self.padding), "init": self.init,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": unpair(self.kernel_size),
+            "stride": unpair(self.stride),
+            "padding": unpair(self.padding),
+            "init": self.init,
         }
 
     def _out_hw(self, h: int, w: int) -> tuple[int, int]:
-        return (out_size(h, self.kernel_size[0], self.stride[0], self.padding[0]),
-                out_size(w, self.kernel_size[1], self.stride[1], self.padding[1]))
+        return (
+            out_size(h, self.kernel_size[0], self.stride[0], self.padding[0]),
+            out_size(w, self.kernel_size[1], self.stride[1], self.padding[1]),
+        )
 
     def _expected(self) -> str:
         kh, kw = self.kernel_size
@@ -138,9 +144,7 @@ class Conv2D(Layer):
         ho, wo = self._out_hw(h, wd)
         g = np.asarray(grad_y).astype(w.dtype, copy=False)
         if g.shape != (n, self.out_channels, ho, wo):
-            raise ValueError(
-                f"{self.name}: expected grad_y of shape {(n, self.out_channels, ho, wo)}, got {g.shape}"
-            )
+            raise ValueError(f"{self.name}: expected grad_y of shape {(n, self.out_channels, ho, wo)}, got {g.shape}")
         g_t = self._buffer("grad_y", (self.out_channels, n, ho, wo), w.dtype, True)
         np.copyto(g_t, g.transpose(1, 0, 2, 3))
         g = g_t.reshape(self.out_channels, n * ho * wo)

@@ -110,8 +110,16 @@ class SGD(_Optimizer):
         if fast is not None:
             first = not slots.get("started")
             slots["started"] = True
-            fast.sgd_update(param.reshape(-1), grad.reshape(-1), slots["buf"].reshape(-1), t(self.lr),
-                               t(self.momentum), t(self.weight_decay), self.nesterov, first)
+            fast.sgd_update(
+                param.reshape(-1),
+                grad.reshape(-1),
+                slots["buf"].reshape(-1),
+                t(self.lr),
+                t(self.momentum),
+                t(self.weight_decay),
+                self.nesterov,
+                first,
+            )
             return
         scratch = slots["scratch"]
         g = grad

@@ -46,8 +46,10 @@ class MaxPool2D(Layer):
         return {"kernel_size": unpair(self.kernel_size), "stride": unpair(self.stride)}
 
     def _out_hw(self, h: int, w: int) -> tuple[int, int]:
-        return (out_size(h, self.kernel_size[0], self.stride[0], 0),
-                out_size(w, self.kernel_size[1], self.stride[1], 0))
+        return (
+            out_size(h, self.kernel_size[0], self.stride[0], 0),
+            out_size(w, self.kernel_size[1], self.stride[1], 0),
+        )
 
     def _expected(self) -> str:
         return f"(n, C, H, W) with H >= {self.kernel_size[0]} and W >= {self.kernel_size[1]}"
