@@ -176,9 +176,9 @@ def floor_method(op, z):
     return {"floor": lambda: np.copyto(dst, z)}
 
 
-def time_interleaved(methods, repeats, budget_s, stat=statistics.median):
-    """Seconds per method (``stat`` of the rounds, median by default): one warm-up call each, then
-    rounds of one call per method, the order rotated by one each round."""
+def time_interleaved(methods, repeats, budget_s):
+    """Seconds per method and round: one warm-up call each, then rounds of one call per method, the
+    order rotated by one each round."""
     times = {name: [] for name in methods}
     start = time.perf_counter()
     for fn in methods.values():
@@ -194,7 +194,7 @@ def time_interleaved(methods, repeats, budget_s, stat=statistics.median):
             times[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget_s:
             break
-    return {name: stat(ts) for name, ts in times.items()}
+    return times
 
 
 def moved_bytes(op, z):
@@ -220,9 +220,16 @@ def run(shapes, dtypes, ops, repeats, budget_s, stat=statistics.median):
                 methods.update(torch_methods(op, z, labels))
                 methods.update(skm_methods(op, z, labels))
                 methods.update(floor_method(op, z))
-                med = time_interleaved(methods, repeats, budget_s, stat)
+                rounds = time_interleaved(methods, repeats, budget_s)
                 results.append(
-                    {"op": op, "dtype": np.dtype(dtype).name, "shape": shape, "ms": med, "bytes": moved_bytes(op, z)}
+                    {
+                        "op": op,
+                        "dtype": np.dtype(dtype).name,
+                        "shape": shape,
+                        "ms": {name: stat(ts) for name, ts in rounds.items()},
+                        "rounds": rounds,
+                        "bytes": moved_bytes(op, z),
+                    }
                 )
     return results
 
@@ -231,11 +238,19 @@ def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b is not None else "-"
 
 
+def ratio_range(rounds, a, b):
+    """Smallest and largest per-round ratio ``a / b`` (the rounds interleave the two): the spread."""
+    if a not in rounds or b not in rounds:
+        return "-"
+    ratios = [x / y for x, y in zip(rounds[a], rounds[b])]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def rows_of(results):
     header = (
         ["op", "dtype", "shape"]
         + [f"{c} ms" for c in COLUMNS]
-        + ["skm GB/s", "skm/torch", "skm out=/torch out=", "skm/floor"]
+        + ["skm GB/s", "skm/torch", "skm/torch range", "skm out=/torch out=", "skm/floor"]
     )
     lines = []
     for r in results:
@@ -247,6 +262,7 @@ def rows_of(results):
         cells += [
             f"{r['bytes'] / best / 1e9:.1f}",
             ratio(get("skm"), get("torch")),
+            ratio_range(r["rounds"], "skm", "torch"),
             ratio(get("skm out="), get("torch out=")),
             ratio(best, get("floor")),
         ]
@@ -300,19 +316,22 @@ def main(argv=None) -> int:
         skm.softmax(z), skm.log_softmax(z), skm.logsumexp(z), skm.cross_entropy_and_grad(z, np.zeros(64, int))
         skm.cross_entropy(z, np.zeros(64, int))
     stat = statistics.median if args.stat == "median" else min
+    load_before = os.getloadavg()
     results = run(shapes, dtypes, args.ops, repeats, budget_s=4.0 if args.quick else 10.0, stat=stat)
     versions = f"numpy {np.__version__}, numba {numba.__version__}"
     if torch is not None:
         versions += f", torch {torch.__version__}"
     print(
         f"{cpu_model()}, {threads} threads (numba and torch), OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {versions}; "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs"
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {args.stat} of {repeats} interleaved runs; "
+        f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after (time only on a quiet machine)"
     )
     print_table(results, args.markdown)
     print()
     print(
         "floor: np.copyto of the bytes the operation moves (half a copy of the logits for logsumexp and "
-        "cross_entropy, which only read them); ratios < 1 mean softmaxkit is faster."
+        "cross_entropy, which only read them); ratios < 1 mean softmaxkit is faster; 'range' is the smallest and "
+        "largest ratio over the interleaved rounds."
     )
     return 0
 

@@ -123,7 +123,8 @@ def evaluate_model(model, data, *, alpha: float = 0.1, n_bins: int = 15) -> Eval
     cm = confusion_matrix(y, probs.argmax(axis=1), n_classes=k)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.diag(cm) / cm.sum(axis=1)
-    names = [str(c) for c in (model.class_names or range(k))]
+    data_names = getattr(data, "class_names", None)
+    names = [str(c) for c in (model.class_names or (data_names if len(data_names or ()) == k else range(k)))]
     curve = accuracy_coverage_curve(y, probs)
     summary = {
         "n": len(y),
