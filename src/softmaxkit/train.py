@@ -32,8 +32,9 @@ class History:
     Attributes
     ----------
     epochs : list of dict
-        Keys ``epoch`` (1-based), ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``
-        (NaN without validation data), ``lr`` (at the end of the epoch) and ``seconds``.
+        Keys ``epoch`` (1-based), ``train_loss``, ``train_accuracy`` (NaN for a loss without an
+        accuracy, such as a multi-label one), ``val_loss``, ``val_accuracy`` (NaN without validation
+        data), ``lr`` (at the end of the epoch) and ``seconds``.
     best_epoch : int
         The epoch whose weights the model holds at the end (lowest validation loss; the last epoch
         without validation data). 0 if no epoch finished.

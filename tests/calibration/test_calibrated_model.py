@@ -68,9 +68,13 @@ def test_save_and_load_round_trip(network, held_out, tmp_path, method):
     np.testing.assert_array_equal(bare.predict_logits(x), network.predict_logits(x))
 
 
-def test_an_uncalibrated_file_loads_as_the_network(network, tmp_path):
+def test_an_uncalibrated_file_loads_as_the_network(network, held_out, tmp_path):
     nn.save(network, tmp_path / "m.skm")
     assert isinstance(load_model(tmp_path / "m.skm"), nn.Sequential)
+    with pytest.raises(nn.ModelFileError, match="holds no calibrator"):
+        CalibratedModel.load(tmp_path / "m.skm")
+    calibrate(network, *held_out).save(tmp_path / "c.skm")
+    assert isinstance(CalibratedModel.load(tmp_path / "c.skm"), CalibratedModel)
 
 
 def test_recalibrating_replaces_the_calibrator(network, held_out):

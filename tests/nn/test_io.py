@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from softmaxkit import nn
-from softmaxkit.nn import io as model_io
+from softmaxkit.nn import _format as model_format
 
 
 def small_cnn(rng, *, n_classes=3):
@@ -74,7 +74,7 @@ def test_save_is_atomic(rng, tmp_path, monkeypatch):
         f.write(b"PK\x03\x04 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(model_io, "_write_npz", half_write)
+    monkeypatch.setattr(model_format, "_write_npz", half_write)
     with pytest.raises(OSError, match="disk full"):
         nn.save(nn.architectures.logistic((1, 2, 2), 3, rng=rng), path)
     assert path.read_bytes() == before
@@ -145,6 +145,16 @@ def test_load_from_a_zip_that_is_not_npz(tmp_path):
         z.writestr("readme.txt", "hello")
     with pytest.raises(nn.ModelFileError):
         nn.load(path)
+
+
+def test_model_save_method_writes_the_same_file(rng, tmp_path):
+    model = nn.architectures.logistic((1, 2, 2), 3, rng=rng)
+    model.save(tmp_path / "a.skm")
+    nn.save(model, tmp_path / "b.skm")
+    x = rng.random((2, 1, 2, 2), dtype=np.float32)
+    np.testing.assert_array_equal(nn.load(tmp_path / "a.skm").predict_logits(x), model.predict_logits(x))
+    with pytest.raises(TypeError, match=r"softmaxkit\.nn\.save: model must be a softmaxkit\.nn\.Sequential"):
+        nn.save(object(), tmp_path / "c.skm")
 
 
 def test_extras_may_not_replace_the_format_keys(rng, tmp_path):

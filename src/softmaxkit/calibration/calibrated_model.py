@@ -125,6 +125,23 @@ class CalibratedModel:
         """Write the network and the calibrator to one model file, atomically (see :func:`softmaxkit.nn.save`)."""
         nn.save(self.model, path, extras={"calibration": self.calibrator.to_dict()})
 
+    @classmethod
+    def load(cls, path, *, rng=None) -> CalibratedModel:
+        """Read a calibrated model file (:func:`load_model` reads calibrated and plain files alike).
+
+        Raises
+        ------
+        ModelFileError
+            The file is unreadable or holds no calibrator.
+        """
+        model = load_model(path, rng=rng)
+        if not isinstance(model, cls):
+            raise ModelFileError(
+                f"{os.fspath(path)}: the model file holds no calibrator; read the network with softmaxkit.nn.load "
+                "or calibrate it (softmaxkit calibrate, softmaxkit.calibration.calibrate)"
+            )
+        return model
+
 
 def calibrate(model, x, y, *, method: str = "temperature", batch_size: int = 1024) -> CalibratedModel:
     """Fit a calibrator of ``model``'s logits on held-out data and wrap both.

@@ -33,30 +33,19 @@ import os
 
 import numpy as np
 
-from .._atomic import atomic_write
 from .._validation import check_rng
 from ..exceptions import ModelFileError
+from . import _format
+from ._format import FORMAT_NAME, FORMAT_VERSION, HEADER_KEY, LAYER_TYPES, OWN_KEYS
 from .conv import Conv2D
-from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Tanh
-from .pooling import MaxPool2D
+from .layers import Dense, Dropout
 from .sequential import Sequential
 
 __all__ = ["save", "load", "read", "LAYER_TYPES", "FORMAT_NAME", "FORMAT_VERSION"]
 
-FORMAT_NAME = "softmaxkit-model"
-FORMAT_VERSION = 1
-_HEADER_KEY = "__model__"
-#: Header keys of the format itself; everything else in a header is an extra.
-_OWN_KEYS = ("format", "version", "layers", "input_shape", "class_names", "metadata", "dtype")
-
-#: The one registry of layer classes a model file may name (class name -> class).
-LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten, ReLU, Sigmoid, Tanh, Dropout, Softmax)
-}
-
 
 def save(model: Sequential, path, *, extras: dict | None = None) -> None:
-    """Write ``model`` to ``path`` as one ``.npz`` file, atomically.
+    """Write ``model`` to ``path`` as one ``.npz`` file, atomically (also ``model.save(path)``).
 
     The file is written to a temporary file in the same directory, flushed and fsynced, then renamed
     over ``path``: a crash mid-write leaves any previous file intact.
@@ -73,49 +62,14 @@ def save(model: Sequential, path, *, extras: dict | None = None) -> None:
     Raises
     ------
     TypeError
-        A layer is not of a registered type (:data:`LAYER_TYPES`).
+        ``model`` is not a Sequential, or a layer is not of a registered type (:data:`LAYER_TYPES`).
     ValueError
         ``metadata`` or ``extras`` are not JSON-able, or ``extras`` uses a key of the format.
     """
     fname = "softmaxkit.nn.save"
     if not isinstance(model, Sequential):
         raise TypeError(f"{fname}: model must be a softmaxkit.nn.Sequential, got {type(model).__name__}")
-    for layer in model.layers:
-        if LAYER_TYPES.get(type(layer).__name__) is not type(layer):
-            raise TypeError(f"{fname}: {type(layer).__name__} is not a registered layer type")
-    extras = dict(extras or {})
-    clash = sorted(set(extras) & set(_OWN_KEYS))
-    if clash:
-        raise ValueError(f"{fname}: extras may not use the format's own keys {clash}")
-    header = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "layers": [{"class": type(layer).__name__, "config": layer.config()} for layer in model.layers],
-        "input_shape": None if model.input_shape is None else list(model.input_shape),
-        "class_names": model.class_names,
-        "metadata": model.metadata,
-        "dtype": str(model.dtype),
-        **extras,
-    }
-    try:
-        text = json.dumps(header, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{fname}: metadata and extras must be JSON-able: {exc}") from exc
-    arrays = {name: param for param, _, name in model.parameters()}
-    arrays[_HEADER_KEY] = np.array(text)
-    with atomic_write(os.fspath(path)) as f:
-        _write_npz(f, arrays)
-
-
-def _json_default(value):
-    """Let NumPy scalars and arrays in metadata be saved as plain JSON numbers and lists."""
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _write_npz(f, arrays: dict) -> None:
-    np.savez(f, **arrays)
+    _format.write_model(model, path, extras=extras, fname=fname)
 
 
 def load(path, *, rng=None) -> Sequential:
@@ -163,13 +117,13 @@ def read(path, *, rng=None) -> tuple[Sequential, dict]:
     header = _header(path, arrays)
     model = _model(path, header, rng)
     _fill_parameters(path, model, arrays)
-    return model, {key: value for key, value in header.items() if key not in _OWN_KEYS}
+    return model, {key: value for key, value in header.items() if key not in OWN_KEYS}
 
 
 def _header(path: str, arrays: dict) -> dict:
-    raw = arrays.pop(_HEADER_KEY, None)
+    raw = arrays.pop(HEADER_KEY, None)
     if raw is None or raw.shape != () or raw.dtype.kind != "U":
-        raise ModelFileError(f"{path}: not a softmaxkit model file (no '{_HEADER_KEY}' header)")
+        raise ModelFileError(f"{path}: not a softmaxkit model file (no '{HEADER_KEY}' header)")
     try:
         header = json.loads(str(raw))
     except json.JSONDecodeError as exc:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._validation import Integer, validate
 from ..kernels import softmax
+from ._format import write_model
 from .base import Layer
 
 __all__ = ["Sequential"]
@@ -176,3 +177,7 @@ class Sequential:
             width = self.output_shape(x.shape[1:]) if self.layers else x.shape[1:]
             out = np.empty((0, *width), self.dtype)
         return out
+
+    def save(self, path, *, extras: dict | None = None) -> None:
+        """Write the model to ``path`` as one ``.npz`` file, atomically (see :func:`softmaxkit.nn.save`)."""
+        write_model(self, path, extras=extras, fname="Sequential.save")
