@@ -13,25 +13,7 @@ from softmaxkit import nn
 from softmaxkit.nn import _format as model_format
 
 
-def small_cnn(rng, *, n_classes=3):
-    return nn.Sequential(
-        [
-            nn.Conv2D(1, 2, 3, padding=1, rng=rng),
-            nn.Tanh(),
-            nn.MaxPool2D(2),
-            nn.Conv2D(2, 3, 2, stride=1, rng=rng),
-            nn.Sigmoid(),
-            nn.Flatten(),
-            nn.Dense(3, 4, rng=rng),
-            nn.Tanh(),
-            nn.Dense(4, n_classes, init="glorot", rng=rng),
-        ],
-        input_shape=(1, 4, 4),
-        class_names=[f"c{i}" for i in range(n_classes)],
-    )
-
-
-def test_save_load_round_trip(rng, tmp_path):
+def test_save_load_round_trip(small_cnn, rng, tmp_path):
     model = small_cnn(rng)
     model.metadata = {"dataset": "toy", "epochs": 3}
     extra = {"best_epoch": np.int64(2), "val_loss": [np.float32(0.5), float("nan")], "bins": np.arange(3)}

@@ -9,25 +9,7 @@ from softmaxkit import cross_entropy, cross_entropy_and_grad, nn
 from softmaxkit.testing import numerical_gradient as numeric_grad
 
 
-def small_cnn(rng, *, n_classes=3):
-    return nn.Sequential(
-        [
-            nn.Conv2D(1, 2, 3, padding=1, rng=rng),
-            nn.Tanh(),
-            nn.MaxPool2D(2),
-            nn.Conv2D(2, 3, 2, stride=1, rng=rng),
-            nn.Sigmoid(),
-            nn.Flatten(),
-            nn.Dense(3, 4, rng=rng),
-            nn.Tanh(),
-            nn.Dense(4, n_classes, init="glorot", rng=rng),
-        ],
-        input_shape=(1, 4, 4),
-        class_names=[f"c{i}" for i in range(n_classes)],
-    )
-
-
-def test_whole_model_gradient_with_cross_entropy(rng):
+def test_whole_model_gradient_with_cross_entropy(small_cnn, rng):
     model = small_cnn(rng).astype(np.float64)
     x = rng.standard_normal((3, 1, 4, 4))
     y = np.array([0, 2, 1])
@@ -43,7 +25,7 @@ def test_whole_model_gradient_with_cross_entropy(rng):
     np.testing.assert_allclose(grad_x, numeric_grad(loss, x), rtol=1e-5, atol=1e-9)
 
 
-def test_backward_without_input_grad_gives_same_parameter_grads(rng):
+def test_backward_without_input_grad_gives_same_parameter_grads(small_cnn, rng):
     model = small_cnn(rng)
     x = rng.random((4, 1, 4, 4), dtype=np.float32)
     _, grad = cross_entropy_and_grad(model.forward(x, training=True), np.array([0, 1, 2, 0]))
