@@ -24,6 +24,7 @@ __all__ = [
     "ChecksumError",
     "FetchError",
     "CLIError",
+    "Terminated",
 ]
 
 
@@ -61,3 +62,11 @@ class FetchError(OSError):
 
 class CLIError(Exception):
     """A user-facing command-line error: printed as one line on stderr, no traceback, exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered by the command line where Ctrl-C's KeyboardInterrupt would be.
+
+    It is a KeyboardInterrupt, so everything that stops cleanly on Ctrl-C (training keeps the best
+    model so far) stops the same way on SIGTERM.
+    """

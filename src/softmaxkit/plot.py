@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write
+from ._text import printable
 from ._validation import Integer, validate
 from .metrics import calibration_error, reliability_curve
 
@@ -97,7 +98,7 @@ def plot_confusion_matrix(matrix, class_names=None, *, normalize: bool = True, a
         shown = counts / counts.sum(axis=1, keepdims=True) if normalize else counts
     image = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    names = [str(c) for c in (class_names if class_names is not None else range(k))]
+    names = [printable(c, one_line=True) for c in (class_names if class_names is not None else range(k))]
     ax.set_xticks(
         range(k),
         names,
@@ -264,7 +265,7 @@ def plot_prediction_grid(
     axes = np.asarray(ax, dtype=object).reshape(nrows, 2 * ncols)
     for each in axes.flat:
         each.axis("off")
-    names = [str(c) for c in class_names]
+    names = [printable(c, one_line=True) for c in class_names]
     for i in range(n):
         row, col = divmod(i, ncols)
         ax_img, ax_bar = axes[row, 2 * col], axes[row, 2 * col + 1]
@@ -326,17 +327,18 @@ def plot_multilabel_examples(
     if ax.shape[1] < n:
         raise ValueError(f"{fname}: ax must hold 2 x {n} axes, got {ax.size}")
     k = np.arange(len(class_names))
+    names = [printable(c, one_line=True) for c in class_names]
     for col, i in enumerate(idx):
         img = np.asarray(x_pairs[i])
         top, bottom = ax[0, col], ax[1, col]
         top.imshow(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1), cmap="gray_r")
         top.set_axis_off()
-        top.set_title(describe_pair(img, np.flatnonzero(Y[i]), [str(c) for c in class_names]))
+        top.set_title(describe_pair(img, np.flatnonzero(Y[i]), names))
         bottom.bar(k - 0.2, p_sigmoid[i], width=0.4, label="sigmoid")
         bottom.bar(k + 0.2, p_softmax[i], width=0.4, label="softmax")
         bottom.axhline(threshold, color="grey", linestyle="--", linewidth=0.8)
         bottom.set_ylim(0, 1)
-        bottom.set_xticks(k, [str(c) for c in class_names], fontsize=7)
+        bottom.set_xticks(k, names, fontsize=7)
         for tick, truth in zip(bottom.get_xticklabels(), Y[i]):
             tick.set_fontweight("bold" if truth else "normal")
     ax[1, 0].set_ylabel("probability")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._validation import Integer, check_labels, check_rng, validate
 from .datasets.splits import train_val_split
+from .exceptions import Terminated
 from .losses import cross_entropy, cross_entropy_and_grad
 from .nn.io import save
 
@@ -41,13 +42,17 @@ class History:
     stopped_early : bool
         Training stopped because the validation loss had not improved for ``patience`` epochs.
     interrupted : bool
-        Training was stopped by Ctrl-C; the model holds the best weights seen so far.
+        Training was stopped by Ctrl-C (or SIGTERM under the command line); the model holds the best
+        weights seen so far.
+    stop_signal : str or None
+        ``"SIGINT"`` or ``"SIGTERM"`` when interrupted, else None.
     """
 
     epochs: list = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
     interrupted: bool = False
+    stop_signal: str | None = None
 
     def column(self, key: str) -> np.ndarray:
         """One metric across epochs, e.g. ``history.column("val_loss")``."""
@@ -269,8 +274,9 @@ def fit(
             if has_val and patience is not None and since_best >= patience:
                 history.stopped_early = True
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         history.interrupted = True
+        history.stop_signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
     _restore(model, best)
     return history
 

@@ -1,15 +1,25 @@
-"""What several commands share: loading data and models as one-line errors, and where plots go.
+"""What several commands share: loading data and models as one-line errors, and where output goes.
 
 Command modules import from here (and from the library), never from each other.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from ..exceptions import CLIError
 
-__all__ = ["CLIError", "load_data", "load_model", "plots_dir", "check_input_shape", "data_name"]
+__all__ = [
+    "CLIError",
+    "load_data",
+    "load_model",
+    "plots_dir",
+    "output_file",
+    "output_dir",
+    "check_input_shape",
+    "data_name",
+]
 
 
 def load_data(name, root=None):
@@ -37,8 +47,34 @@ def load_model(path):
 
 
 def plots_dir(args, anchor: Path) -> Path:
-    """``--plots`` if given, else the directory of ``anchor`` (the model file)."""
-    return Path(args.plots) if args.plots else anchor.parent
+    """``--plots`` if given, else the directory of ``anchor`` (the model file), ready to write into."""
+    return output_dir(args.plots, "--plots") if args.plots else output_dir(anchor.parent, "the model's directory")
+
+
+def output_dir(path, flag: str) -> Path:
+    """``path`` as a directory this process can write into, created if missing; a :class:`CLIError` otherwise.
+
+    Checked before any work is done, so that a long run does not fail at its last step.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{flag} {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # the only reliable test (permissions, read-only mounts, root)
+            pass
+    except OSError as exc:
+        raise CLIError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
+    return path
+
+
+def output_file(path, flag: str) -> Path:
+    """``path`` as a file this process can write (its directory created if missing); a :class:`CLIError` otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{flag} {path}: is a directory; give a file name such as {path / 'model.skm'}")
+    output_dir(path.parent, flag)
+    return path
 
 
 def data_name(args, model) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from ._common import CLIError, check_input_shape, data_name, load_data, load_model, plots_dir
+from ._common import CLIError, check_input_shape, data_name, load_data, load_model, output_dir, output_file
 
 __all__ = ["register"]
 
@@ -32,6 +31,8 @@ def run(args) -> int:
     from ..kernels import softmax
     from ..plot import plot_calibration_comparison, save_figure
 
+    out = output_file(args.out or args.model, "--out")
+    plots = output_dir(args.plots, "--plots") if args.plots else out.parent
     model = load_model(args.model)
     network = model.model if isinstance(model, CalibratedModel) else model
     name = data_name(args, model)
@@ -49,11 +50,10 @@ def run(args) -> int:
     after = calibrator.predict_proba(test_logits)
     scores = {"before": probability_scores(y_test, before), "after": probability_scores(y_test, after)}
 
-    out = Path(args.out or args.model)
     calibrated.save(out)
     figure = save_figure(
         plot_calibration_comparison(y_test, before, after, names=("uncalibrated", f"{args.method} scaling")),
-        plots_dir(args, out) / f"{out.stem}.reliability.png",
+        plots / f"{out.stem}.reliability.png",
     )
     result = {
         "method": args.method,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kernels import log_softmax, softmax
+from ._common import output_dir
 from ._format import format_top_k
 
 __all__ = ["register", "run"]
@@ -114,7 +115,6 @@ def run(args=None) -> int:
     print("softmaxkit demo")
     print("===============")
     show_kernels()
-    out_dir = Path(getattr(args, "out", None) or "runs/demo")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(getattr(args, "out", None) or "runs/demo", "--out")
     train_digits(out_dir)
     return 0

@@ -34,12 +34,12 @@ def run(args) -> int:
     from ..evaluation import evaluate_model
     from ..plot import plot_accuracy_coverage, plot_confusion_matrix, save_figure
 
+    plots = plots_dir(args, Path(args.model))
     model = load_model(args.model)
     data = load_data(args.data, args.root)
     check_input_shape(model, data, args.data)
     evaluation = evaluate_model(model, data, alpha=args.alpha)
     summary = evaluation.summary
-    plots = plots_dir(args, Path(args.model))
     stem = Path(args.model).stem
     cm_path = save_figure(
         plot_confusion_matrix(np.array(summary["confusion_matrix"]), summary["class_names"]),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ._argtypes import any_int, closed_probability, layer_sizes, non_negative_int, open_probability, positive_int
-from ._common import CLIError, load_data
+from ._argtypes import closed_probability, layer_sizes, non_negative_int, open_probability, positive_int
+from ._common import CLIError, load_data, output_file
 
 __all__ = ["register"]
 
@@ -41,7 +41,7 @@ def register(sub) -> None:
     )
     p.add_argument("--examples", type=non_negative_int, default=4, help="example predictions to show (default 4)")
     p.add_argument("--plot", default=None, metavar="PNG", help="also save example images and probabilities here")
-    p.add_argument("--seed", type=any_int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random choice (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -53,6 +53,7 @@ def run(args) -> int:
     from ..plot import plot_multilabel_examples, save_figure
 
     hidden = args.hidden
+    plot = output_file(args.plot, "--plot") if args.plot else None
     data = load_data(args.data, args.root)
     try:
         result = compare_heads(
@@ -78,7 +79,7 @@ def run(args) -> int:
             n=max(args.examples, 1),
             threshold=result.threshold,
         )
-        plot_path = str(save_figure(axes, args.plot))
+        plot_path = str(save_figure(axes, plot))
     if args.json:
         out = {"data": args.data, "seed": args.seed, **result.to_dict()}
         out["examples"] = format_examples(result, n=args.examples).splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import CLIError, check_input_shape, data_name, load_data, load_model
+from ._common import check_input_shape, data_name, load_data, load_model, output_dir
 
 __all__ = ["register"]
 
@@ -21,13 +21,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..report import write_report
 
+    out = output_dir(args.out, "--out")
     model = load_model(args.model)
     name = data_name(args, model)
     data = load_data(name, args.root)
     check_input_shape(model, data, name)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a directory")
     written = write_report(model, data, out, title=Path(args.model).name)
     print(f"report written to {written.index} ({len(written.figures)} figures, images embedded and beside it)")
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ._argtypes import finite_float, positive_float
 
 __all__ = ["register"]
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def register(sub) -> None:
@@ -14,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("logits", nargs="+", type=finite_float, help="logits, e.g. 1.6 3.1 0.5")
     p.add_argument("--temperature", "-t", type=positive_float, default=1.0, help="temperature T > 0 (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    # argparse reads "-1e308" or "-inf" as an unknown option (its test for negative numbers knows only
+    # "-1" and "-1.5"); this command has no option that looks like a number, so any of them is a logit.
+    p._negative_number_matcher = _NEGATIVE_NUMBER
     p.set_defaults(func=run)
 
 
