@@ -171,6 +171,11 @@ def calibrate(model, x, y, *, method: str = "temperature", batch_size: int = 102
 def load_model(path, *, rng=None):
     """Read a model file: a :class:`CalibratedModel` when it holds a calibrator, else the network.
 
+    The network is read and checked by :func:`softmaxkit.nn.read`; the calibrator is checked here:
+    its kind, the types of its params, its fitted numbers (finite, of the right shapes) and its number
+    of classes, which must be the network's output width (known from the input shape, or from a
+    final Dense layer followed only by element-wise layers).
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -184,33 +189,75 @@ def load_model(path, *, rng=None):
     Raises
     ------
     ModelFileError
-        The file is unreadable (see :func:`softmaxkit.nn.load`) or holds a calibrator that does not
-        fit its network.
+        The file is unreadable (see :func:`softmaxkit.nn.load`) or holds a calibrator that is
+        malformed or does not fit its network. The message names the file.
     """
     model, extras = nn.read(path, rng=rng)
-    calibration = extras.get("calibration") or None
-    temperature = extras.get("temperature", 1.0)  # written by softmaxkit 0.1 beside "calibration"
-    if calibration is None and temperature == 1.0:
-        return model
+    path = os.fspath(path)
     try:
-        if calibration is None:
-            calibrator = _temperature_only(temperature, model)
+        calibrator = _calibrator(extras, _output_width(model))
+        return model if calibrator is None else CalibratedModel(model, calibrator)
+    except (TypeError, ValueError) as exc:  # also a network whose output is not one row of logits
+        raise ModelFileError(f"{path}: inconsistent calibration ({exc})") from None
+
+
+def _calibrator(extras: dict, width):
+    """The calibrator a header's extras describe (None for an uncalibrated model), checked against ``width``.
+
+    Raises TypeError or ValueError when it is malformed or fitted on another number of classes.
+    """
+    calibration = extras.get("calibration")
+    temperature = extras.get("temperature", 1.0)  # written by softmaxkit 0.1 beside "calibration"
+    if calibration is not None and not isinstance(calibration, dict):
+        raise TypeError(f"'calibration' must be an object, got {type(calibration).__name__}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"'temperature' must be a number, got {type(temperature).__name__}")
+    if calibration:
+        calibrator = calibrator_from_dict(calibration)
+    elif temperature != 1.0:
+        calibrator = _temperature_only(temperature, width)
+    else:
+        return None
+    if not hasattr(calibrator, "n_classes_"):
+        raise NotFittedError("the calibrator is not fitted")
+    if width is not None and calibrator.n_classes_ != width:
+        raise ValueError(
+            f"the calibrator was fitted on {calibrator.n_classes_} classes, but the network outputs {width}"
+        )
+    return calibrator
+
+
+def _output_width(model):
+    """The number of classes ``model`` outputs, or None when its layers alone cannot tell.
+
+    With an input shape, the output shape says it. Without one, a final :class:`~softmaxkit.nn.Dense`
+    layer fixes it, if every layer after it keeps a 1-D shape (activations, dropout, softmax).
+    """
+    try:
+        if model.input_shape is not None:
+            shape = model.output_shape()
         else:
-            calibrator = calibrator_from_dict(calibration)
-        return CalibratedModel(model, calibrator)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"{os.fspath(path)}: inconsistent calibration ({exc})") from None
+            last = max((i for i, layer in enumerate(model.layers) if isinstance(layer, nn.Dense)), default=None)
+            if last is None:
+                return None
+            shape = (model.layers[last].out_features,)
+            for layer in model.layers[last + 1 :]:
+                shape = layer.output_shape(shape)
+    except ValueError:
+        return None
+    return shape[0] if len(shape) == 1 else None
 
 
-def _temperature_only(temperature, model) -> TemperatureScaling:
+def _temperature_only(temperature, width) -> TemperatureScaling:
     """A model file of softmaxkit 0.1 that sets a temperature but no calibrator."""
-    k = int(model.output_shape()[0]) if model.input_shape is not None else None
+    if width is None:
+        raise ValueError("a temperature without a calibrator needs a network whose number of classes is known")
     return TemperatureScaling.from_dict(
         {
             "kind": "temperature",
             "params": {"bounds": [1e-3, 1e3]},
             "fitted": {
-                "n_classes": k,
+                "n_classes": width,
                 "nll_before": float("nan"),
                 "nll_after": float("nan"),
                 "temperature": temperature,

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
+from typing import ClassVar
 
 import numpy as np
 from scipy import optimize
@@ -65,6 +67,8 @@ class _LogitCalibrator:
 
     kind = ""
     _fitted_names: tuple = ()
+    #: Dimensions of each fitted attribute (0: a float), for restoring it from JSON.
+    _fitted_ndims: ClassVar[dict] = {}
 
     def fit(self, logits, labels):
         """Learn the map from held-out logits and their true labels by minimising the NLL.
@@ -134,38 +138,45 @@ class _LogitCalibrator:
 
     @classmethod
     def from_dict(cls, d):
-        """Rebuild a calibrator from :meth:`to_dict`'s output (e.g. after a JSON round trip)."""
+        """Rebuild a calibrator from :meth:`to_dict`'s output (e.g. after a JSON round trip).
+
+        ``d`` may come from an untrusted file: its keys, the types of its params and fitted numbers
+        (finite, of the shapes ``n_classes`` implies) are checked, and a TypeError or ValueError
+        says what is wrong.
+        """
         fname = f"{cls.__name__}.from_dict"
-        if not isinstance(d, dict):
-            raise TypeError(f"{fname}: d must be a dict, got {type(d).__name__}")
-        missing = {"kind", "params", "fitted"} - set(d)
-        if missing:
-            raise ValueError(f"{fname}: d is missing key(s) {sorted(missing)}")
+        _check_keys(d, {"kind", "params", "fitted"}, fname, "d")
         if d["kind"] != cls.kind:
-            raise ValueError(f"{fname}: d describes kind {d['kind']!r}, expected {cls.kind!r}")
-        params = dict(d["params"])
-        if "bounds" in params:
+            raise ValueError(f"{fname}: d describes kind {_short(d['kind'])}, expected {cls.kind!r}")
+        obj = cls._from_params(d["params"], fname)
+        fitted = d["fitted"]
+        if fitted is None:
+            return obj
+        _check_keys(fitted, {"n_classes", "nll_before", "nll_after", *obj._fitted_names}, fname, "d['fitted']")
+        k = fitted["n_classes"]
+        if not (_is_integer(k) and k >= 1):
+            raise TypeError(f"{fname}: d['fitted']['n_classes'] must be a positive integer, got {_short(k)}")
+        obj.n_classes_ = int(k)
+        obj.nll_before_ = _restored_number(fitted["nll_before"], fname, "nll_before")
+        obj.nll_after_ = _restored_number(fitted["nll_after"], fname, "nll_after")
+        for name, ndim in obj._fitted_ndims.items():
+            setattr(obj, name + "_", _restored_array(fitted[name], ndim, fname, name))
+        obj._check_restored(fname)
+        return obj
+
+    @classmethod
+    def _from_params(cls, params, fname):
+        """A new calibrator from the ``params`` of :meth:`to_dict`, validated as :meth:`fit` would."""
+        if not isinstance(params, dict):
+            raise TypeError(f"{fname}: d['params'] must be a dict, got {_short(params)}")
+        params = dict(params)
+        if isinstance(params.get("bounds"), list):
             params["bounds"] = tuple(params["bounds"])
         try:
             obj = cls(**params)
         except TypeError as exc:
-            raise ValueError(f"{fname}: bad params {d['params']!r}: {exc}") from None
+            raise ValueError(f"{fname}: bad params {_short(params)}: {exc}") from None
         obj._validate_params(fname)
-        fitted = d["fitted"]
-        if fitted is None:
-            return obj
-        needed = {"n_classes", "nll_before", "nll_after", *obj._fitted_names}
-        if not isinstance(fitted, dict) or needed - set(fitted):
-            raise ValueError(f"{fname}: d['fitted'] must be a dict with keys {sorted(needed)}")
-        k = int(fitted["n_classes"])
-        obj.n_classes_ = k
-        obj.nll_before_ = float(fitted["nll_before"])
-        obj.nll_after_ = float(fitted["nll_after"])
-        for name in obj._fitted_names:
-            value = fitted[name]
-            value = np.asarray(value, dtype=np.float64) if isinstance(value, list) else float(value)
-            setattr(obj, name + "_", value)
-        obj._check_restored(fname)
         return obj
 
     def _check_restored(self, fname):
@@ -224,6 +235,7 @@ class TemperatureScaling(_LogitCalibrator):
 
     kind = "temperature"
     _fitted_names = ("temperature",)
+    _fitted_ndims: ClassVar[dict] = {"temperature": 0}
 
     def __init__(self, *, bounds=(1e-3, 1e3)):
         self.bounds = bounds
@@ -321,6 +333,7 @@ class VectorScaling(_LBFGSCalibrator):
 
     kind = "vector"
     _fitted_names = ("scale", "bias")
+    _fitted_ndims: ClassVar[dict] = {"scale": 1, "bias": 1}
 
     def __init__(self, *, max_iter: int = 1000):
         self.max_iter = max_iter
@@ -410,6 +423,7 @@ class MatrixScaling(_LBFGSCalibrator):
 
     kind = "matrix"
     _fitted_names = ("weight", "bias")
+    _fitted_ndims: ClassVar[dict] = {"weight": 2, "bias": 1}
 
     def __init__(self, *, reg: float = 1e-2, bias_reg=None, max_iter: int = 1000):
         self.reg = reg
@@ -476,7 +490,65 @@ def calibrator_from_dict(d):
     if not isinstance(d, dict):
         raise TypeError(f"{fname}: d must be a dict, got {type(d).__name__}")
     kind = d.get("kind")
-    if kind not in _REGISTRY:
+    if not isinstance(kind, str) or kind not in _REGISTRY:
         options = " | ".join(repr(k) for k in _REGISTRY)
-        raise ValueError(f"{fname}: d['kind'] must be one of {options}, got {kind!r}")
+        raise ValueError(f"{fname}: d['kind'] must be one of {options}, got {_short(kind)}")
     return _REGISTRY[kind].from_dict(d)
+
+
+# ---- restoring from JSON that may come from an untrusted file
+
+
+def _check_keys(d, keys: set, fname: str, argname: str) -> None:
+    """``d`` is a dict with exactly ``keys``."""
+    if not isinstance(d, dict):
+        raise TypeError(f"{fname}: {argname} must be a dict, got {_short(d)}")
+    missing, unknown = keys - set(d), set(d) - keys
+    if missing:
+        raise ValueError(f"{fname}: {argname} is missing key(s) {sorted(missing)}")
+    if unknown:
+        raise ValueError(f"{fname}: {argname} has unknown key(s) {_short(sorted(unknown, key=str))}")
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _restored_number(value, fname: str, name: str) -> float:
+    """A bookkeeping number (an NLL): any real number, NaN included (files of softmaxkit 0.1 hold NaN)."""
+    if not _is_real(value):
+        raise TypeError(f"{fname}: d['fitted'][{name!r}] must be a number, got {_short(value)}")
+    return float(value)
+
+
+def _restored_array(value, ndim: int, fname: str, name: str):
+    """A fitted parameter: a finite float (``ndim`` 0) or nested lists of finite numbers, as an ndarray."""
+    if not _nested_reals(value, ndim):
+        expected = "a number" if ndim == 0 else f"a {ndim}-D list of numbers"
+        raise TypeError(f"{fname}: d['fitted'][{name!r}] must be {expected}, got {_short(value)}")
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{fname}: d['fitted'][{name!r}] is not a rectangular array ({exc})") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{fname}: {name} must be finite, got {_short(value)}")
+    return float(arr) if ndim == 0 else arr
+
+
+def _nested_reals(value, ndim: int) -> bool:
+    if ndim == 0:
+        return _is_real(value)
+    return isinstance(value, (list, tuple, np.ndarray)) and all(_nested_reals(v, ndim - 1) for v in value)
+
+
+def _short(value) -> str:
+    """A short ``repr(value)`` (messages quote values read from untrusted files)."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60

@@ -1,14 +1,18 @@
-"""The model-file format's constants, layer registry and writer (what :meth:`Sequential.save` and
+"""The model-file format's constants, caps, layer registry and writer (what :meth:`Sequential.save` and
 :func:`softmaxkit.nn.io.save` share; reading is in :mod:`softmaxkit.nn.io`).
 
-This module does not import :class:`~softmaxkit.nn.Sequential`, so that the model can save itself
-without an import cycle.
+The caps bound what a model file may declare, so that a hostile file is refused after reading a
+bounded number of bytes; the writer refuses to write a file the reader would refuse. This module does
+not import :class:`~softmaxkit.nn.Sequential`, so that the model can save itself without an import cycle.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import reprlib
+from json.decoder import scanstring
 
 import numpy as np
 
@@ -17,13 +21,44 @@ from .conv import Conv2D
 from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Tanh
 from .pooling import MaxPool2D
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "HEADER_KEY", "OWN_KEYS", "LAYER_TYPES", "write_model"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "HEADER_KEY",
+    "OWN_KEYS",
+    "LAYER_TYPES",
+    "MAX_HEADER_CHARS",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_ITEMS",
+    "MAX_LAYERS",
+    "json_structure_problem",
+    "write_model",
+    "short",
+    "describe",
+]
 
 FORMAT_NAME = "softmaxkit-model"
 FORMAT_VERSION = 1
 HEADER_KEY = "__model__"
 #: Header keys of the format itself; everything else in a header is an extra.
 OWN_KEYS = ("format", "version", "layers", "input_shape", "class_names", "metadata", "dtype")
+
+# Caps on the JSON header. A trained model's header is a few kB (a training history adds ~150 characters
+# per epoch, a matrix calibrator ~20 per class squared); the caps leave room for far larger ones while
+# bounding what parsing a hostile header costs: the text is stored as UCS-4, so the parsed objects take
+# at most a few times the member's own bytes.
+#: Characters of JSON text in the header.
+MAX_HEADER_CHARS = 16 * 2**20
+#: Nesting of JSON arrays and objects: the library writes at most 5 levels; deeper input would exhaust
+#: the parser's recursion (and every later walk over the header).
+MAX_JSON_DEPTH = 64
+#: JSON arrays, objects and strings in the header together (each a Python object of 50 bytes or more).
+MAX_JSON_ITEMS = 2**20
+#: Layers in a network (each a Python object, whatever its size).
+MAX_LAYERS = 4096
+
+#: What the header's structure scan stops at: a string's opening quote or a bracket.
+_JSON_TOKEN = re.compile(r'["\[\]{}]')
 
 #: The one registry of layer classes a model file may name (class name -> class).
 LAYER_TYPES: dict[str, type] = {
@@ -53,14 +88,58 @@ def write_model(model, path, *, extras: dict | None = None, fname: str = "softma
         "dtype": str(model.dtype),
         **extras,
     }
+    if len(model.layers) > MAX_LAYERS:
+        raise ValueError(f"{fname}: a model file holds at most {MAX_LAYERS} layers, got {len(model.layers)}")
     try:
         text = json.dumps(header, default=_json_default)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{fname}: metadata and extras must be JSON-able: {exc}") from exc
+    problem = json_structure_problem(text)
+    if problem:
+        raise ValueError(f"{fname}: the model header would be unreadable: {problem}")
     arrays = {name: param for param, _, name in model.parameters()}
     arrays[HEADER_KEY] = np.array(text)
     with atomic_write(os.fspath(path)) as f:
         _write_npz(f, arrays)
+
+
+def json_structure_problem(text: str) -> str | None:
+    """What makes the JSON ``text`` too large or too deep for a model header, or None.
+
+    A linear pre-scan that runs before :func:`json.loads`, so that a header nested 200,000 deep or
+    holding millions of objects is refused before the parser recurses or allocates. Brackets inside
+    strings do not count. Malformed JSON (an unterminated string, unbalanced brackets) is left to
+    :func:`json.loads` to report.
+
+    Examples
+    --------
+    >>> json_structure_problem('{"a": ["[[[", 1]}') is None
+    True
+    >>> json_structure_problem("[" * 100 + "]" * 100)
+    'JSON nested more than 64 deep'
+    """
+    if len(text) > MAX_HEADER_CHARS:
+        return f"{len(text)} characters of JSON, more than {MAX_HEADER_CHARS}"
+    depth = items = pos = 0
+    while True:
+        match = _JSON_TOKEN.search(text, pos)
+        if match is None:
+            return None
+        token, pos = match.group(), match.end()
+        if token == '"':
+            try:
+                pos = scanstring(text, pos)[1]  # the C scanner: linear, and escapes are its business
+            except ValueError:
+                return None
+        elif token in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON nested more than {MAX_JSON_DEPTH} deep"
+        else:
+            depth -= 1
+        items += token != "]" and token != "}"
+        if items > MAX_JSON_ITEMS:
+            return f"more than {MAX_JSON_ITEMS} JSON arrays, objects and strings"
 
 
 def _json_default(value):
@@ -72,3 +151,22 @@ def _json_default(value):
 
 def _write_npz(f, arrays: dict) -> None:
     np.savez(f, **arrays)
+
+
+def short(value) -> str:
+    """A short ``repr(value)``: messages quote hostile values without echoing megabytes of them."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as ``"Type: first line of its message"``, cut short (the command line prints one line)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {_short_text(lines[0] if lines else '')}"
+
+
+def _short_text(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
