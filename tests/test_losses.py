@@ -492,7 +492,7 @@ def test_probs_outside_unit_interval(bad):
 @pytest.mark.parametrize("func", [sk.binary_cross_entropy_with_logits, sk.binary_cross_entropy_with_logits_and_grad])
 def test_bce_bad_arguments(func):
     x = np.zeros((3, 4))
-    name = "binary_cross_entropy_with_logits"
+    name = func.__name__
     with pytest.raises(ValueError, match=rf"{name}: target must have the logits' shape \(3, 4\)"):
         func(x, np.zeros(4))
     with pytest.raises(ValueError, match=rf"{name}: weight of shape \(3,\) cannot be broadcast"):

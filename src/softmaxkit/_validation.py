@@ -15,6 +15,22 @@ Two kinds of checks live here:
   :func:`check_label_vector` and :func:`check_labels` (integer class labels), :func:`check_multi_hot`
   (label sets), :func:`check_out` (``out=`` arrays), :func:`check_mask` (``where=`` masks).
 
+Every array argument (data, targets, weights, masks) goes through :func:`to_numpy`, which decides
+once for the whole package what an array subclass means:
+
+- ``np.matrix``, ``np.memmap`` and other ndarray subclasses are viewed as plain ndarrays
+  (``np.asarray``, no copy), so the computation never runs their operators (``*`` is a matrix
+  product for ``np.matrix``) and results are plain ndarrays;
+- masked arrays (``np.ma.MaskedArray``) are refused with a ``TypeError``: computing on their data
+  would silently ignore the mask, and guessing what the mask means (drop the entry? a class of
+  probability 0?) is the caller's decision. The message says what to do instead: pass the mask as
+  ``where=`` (the kernels that take one) or convert deliberately with ``.filled(value)`` or
+  ``np.asarray``;
+- PyTorch, CuPy and JAX arrays are copied to host memory.
+
+An ``out=`` array may be a plain subclass too (written through its ndarray view and returned as
+given, the NumPy convention) but not a masked array, whose mask would survive the write.
+
 Examples
 --------
 >>> validate("f", {"n_bins": Integer(1), "norm": Options("l1", "max")}, n_bins=10, norm="l1")
@@ -302,10 +318,51 @@ def check_rng(rng, fname: str, *, allow_none: bool = False, argname: str = "rng"
 # arrays
 
 
-def to_numpy(x):
-    """Return ``x`` as a NumPy array, accepting PyTorch, CuPy and JAX arrays too (copied to host)."""
-    if isinstance(x, np.ndarray):
+def to_numpy(x, fname: str = "softmaxkit", argname: str = "x") -> np.ndarray:
+    """Return ``x`` as a plain NumPy array (see the module docstring for what each kind becomes).
+
+    A plain ndarray is returned as is; another ndarray subclass is viewed as a plain ndarray (no
+    copy); a masked array is refused; PyTorch, CuPy and JAX arrays are copied to host memory; anything
+    else goes through ``np.asarray``.
+
+    Parameters
+    ----------
+    x : array_like
+    fname : str
+        The public function's name, which starts every message.
+    argname : str
+        The argument's name in the messages.
+
+    Raises
+    ------
+    TypeError
+        For a masked array, and for an object NumPy cannot turn into an array (a ragged list, say).
+
+    Examples
+    --------
+    >>> type(to_numpy(np.arange(3.0).view(np.recarray))).__name__
+    'ndarray'
+    >>> to_numpy(np.ma.masked_invalid([1.0, np.nan]), "softmax")
+    Traceback (most recent call last):
+    ...
+    TypeError: softmax: x is a masked array (numpy.ma.MaskedArray) and its mask would be ignored; pass the entries to use as where=~x.mask (softmax, log_softmax, logsumexp), or convert deliberately with x.filled(value) or np.asarray(x)
+    """
+    if type(x) is np.ndarray:  # the common case first: one type check
         return x
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{fname}: {argname} is a masked array (numpy.ma.MaskedArray) and its mask would be ignored; "
+            f"pass the entries to use as where=~{argname}.mask (softmax, log_softmax, logsumexp), or convert "
+            f"deliberately with {argname}.filled(value) or np.asarray({argname})"
+        )
+    try:
+        return _convert(x)
+    except Exception as exc:
+        raise TypeError(f"{fname}: {argname} must be array-like, got {type(x).__name__} ({exc})") from exc
+
+
+def _convert(x) -> np.ndarray:
+    """``x`` (not a masked array) as a plain ndarray; ``np.asarray`` also drops an ndarray subclass."""
     module = type(x).__module__.split(".")[0]
     if module == "torch":
         return x.detach().cpu().numpy()
@@ -328,12 +385,10 @@ def as_float_array(x, fname: str, argname: str = "x"):
 
     Returns ``(array_in_compute_dtype, result_dtype)``. float16 is computed in float32 and returned as
     float16; float32 and float64 keep their dtype; integers and booleans promote to float64. The input
-    is never modified (a converted array is a fresh copy; an unconverted one is only read).
+    is never modified (a converted array is a fresh copy; an unconverted one is only read). Subclasses
+    and masked arrays are handled by :func:`to_numpy`.
     """
-    try:
-        arr = to_numpy(x)
-    except Exception as exc:  # pragma: no cover - exotic array types
-        raise TypeError(f"{fname}: {argname} must be array-like, got {type(x).__name__}") from exc
+    arr = to_numpy(x, fname, argname)
     kind = arr.dtype.kind
     if kind in "fiub":
         if kind == "f" and arr.dtype not in (np.float16, np.float32, np.float64):
@@ -365,7 +420,7 @@ def normalize_axis(axis, ndim: int, fname: str, argname: str = "x") -> int:
 
 def check_mask(where, shape, fname: str) -> np.ndarray:
     """Return ``where`` as a boolean array broadcast to ``shape``."""
-    mask = to_numpy(where)
+    mask = to_numpy(where, fname, "where")
     if mask.dtype != np.bool_:
         raise TypeError(f"{fname}: where must be a boolean array, got dtype {mask.dtype}")
     try:
@@ -382,9 +437,19 @@ def check_temperature(temperature, fname: str) -> float:
 
 
 def check_out(out, shape, dtype, fname: str):
-    """Check a caller-supplied ``out=`` array: exact shape and dtype, writeable."""
+    """Check a caller-supplied ``out=`` array: exact shape and dtype, writeable, not a masked array.
+
+    An ndarray subclass (``np.memmap``, say) is accepted: the kernels write through its ndarray view
+    and return ``out`` itself. A masked array is refused: a result written into its data would keep
+    the old mask. ``out`` may share memory with the inputs; the kernels take care of that.
+    """
     if out is None:
         return None
+    if isinstance(out, np.ma.MaskedArray):
+        raise TypeError(
+            f"{fname}: out must not be a masked array (numpy.ma.MaskedArray): the result would keep its "
+            "mask; pass out.data (a plain view of the same memory) instead"
+        )
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fname}: out must be a NumPy array, got {type(out).__name__}")
     if out.shape != tuple(shape):
@@ -398,7 +463,7 @@ def check_out(out, shape, dtype, fname: str):
 
 def check_labels(labels, n_classes: int, fname: str, *, ignore_index=None, argname: str = "target"):
     """Check integer class labels lie in ``[0, n_classes)`` (``ignore_index`` entries excepted)."""
-    labels = to_numpy(labels)
+    labels = to_numpy(labels, fname, argname)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{fname}: {argname} must hold integer class labels, got dtype {labels.dtype}")
     valid = labels if ignore_index is None else labels[labels != ignore_index]
@@ -426,7 +491,7 @@ def check_label_vector(labels, n_samples, n_classes, fname: str, argname: str = 
 
     ``n_samples`` None accepts any length. Returns an ``intp`` array.
     """
-    y = to_numpy(labels)
+    y = to_numpy(labels, fname, argname)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{fname}: {argname} must hold integer class labels, got dtype {y.dtype}")
     if n_samples is not None and y.shape != (n_samples,):
@@ -486,7 +551,7 @@ def check_score_matrix(
 
 def check_multi_hot(Y, n_rows: int, fname: str, *, argname: str = "Y", n_classes=None) -> np.ndarray:
     """Multi-hot label sets (every entry 0 or 1) of shape ``(n_rows, n_classes)``, as a bool array."""
-    Y = to_numpy(Y)
+    Y = to_numpy(Y, fname, argname)
     if Y.dtype.kind not in "fiub":
         raise TypeError(f"{fname}: {argname} must be a numeric 0/1 array, got dtype {Y.dtype}")
     if Y.ndim != 2 or Y.shape[0] != n_rows or (n_classes is not None and Y.shape[1] != n_classes):

@@ -3,6 +3,16 @@
 Semantics of ``weight``, ``ignore_index``, ``label_smoothing`` and ``reduction`` follow
 ``torch.nn.functional.cross_entropy`` / ``binary_cross_entropy_with_logits``; the class axis is
 ``axis=-1`` by default (PyTorch uses dimension 1).
+
+Every array argument (logits, probabilities, targets, weights) goes through
+:func:`softmaxkit._validation.to_numpy`, as in :mod:`softmaxkit.kernels`: ndarray subclasses such as
+``np.matrix`` are viewed as plain ndarrays (results are plain ndarrays), and masked arrays are
+refused with a ``TypeError`` (their mask would be ignored; leave rows out with ``ignore_index`` or
+``weight``, or convert deliberately with ``.filled(value)`` or ``np.asarray``).
+
+The class axis is moved last and made C-contiguous once (:func:`_prepare`), so every sum over the
+classes is NumPy's pairwise sum along the contiguous axis, as accurate for ``axis=0`` as for the
+last axis.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ def _check_options(weight, label_smoothing, reduction, n_classes, dtype, fname):
     validate(fname, _CONSTRAINTS, reduction=reduction, label_smoothing=label_smoothing)
     if weight is None:
         return None
-    w = to_numpy(weight)
+    w = to_numpy(weight, fname, "weight")
     if w.dtype.kind not in "fiu":
         raise TypeError(f"{fname}: weight must be a numeric array, got dtype {w.dtype}")
     if w.shape != (n_classes,):
@@ -57,7 +67,7 @@ def _check_options(weight, label_smoothing, reduction, n_classes, dtype, fname):
 
 
 def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smoothing, dtype, fname):
-    t = to_numpy(target)
+    t = to_numpy(target, fname, "target")
     batch_shape = logits_shape[:axis] + logits_shape[axis + 1 :]
     if t.dtype.kind in "iu":
         if t.shape != batch_shape:
@@ -79,7 +89,8 @@ def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smo
                 f"{fname}: probability target must have the logits' shape {tuple(logits_shape)}, got "
                 f"{t.shape}; for class labels pass an integer array of shape {batch_shape}"
             )
-        p = check_finite(np.moveaxis(t.astype(dtype), axis, -1), fname, "target")
+        # class axis last and C-contiguous, like the logits (see _prepare): the class sums are pairwise
+        p = check_finite(np.ascontiguousarray(np.moveaxis(t, axis, -1), dtype=dtype), fname, "target")
         if label_smoothing:
             p = p * dtype.type(1.0 - label_smoothing) + dtype.type(label_smoothing / n_classes)
         return _Target(probs=p)
@@ -92,6 +103,8 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
     Index targets: ``l_i = (1 - eps) w_{y_i} (-log p_{i,y_i}) + (eps / C) sum_c w_c (-log p_{i,c})``,
     zero where ignored; the mean divides by ``sum_i w_{y_i}`` over non-ignored rows.
     Probability targets: ``l_i = -sum_c w_c t_{i,c} log p_{i,c}``; the mean divides by the number of rows.
+    ``logp`` and the targets are C-contiguous (see :func:`_prepare`), so the sums over the last axis
+    are NumPy's pairwise sums.
     """
     n_classes = logp.shape[-1]
     dtype = logp.dtype
@@ -103,7 +116,8 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
         w_y = np.where(tgt.active, w_y, 0).astype(dtype)
         if label_smoothing:
             eps = dtype.type(label_smoothing)
-            smooth = -(logp.sum(axis=-1) if weight is None else logp @ weight)
+            with np.errstate(invalid="ignore"):  # a zero weight times log 0 is NaN, as in PyTorch
+                smooth = -(logp if weight is None else logp * weight).sum(axis=-1)  # pairwise, unlike a BLAS dot
             smooth = np.where(tgt.active, smooth, 0).astype(dtype)
             loss = (1 - eps) * loss + (eps / n_classes) * smooth
         denom = w_y.sum(dtype=dtype)
@@ -150,12 +164,20 @@ def _cast_loss(loss, result_dtype):
 
 
 def _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="logits"):
+    """Checked arguments, with the logits' class axis moved last and made C-contiguous.
+
+    NumPy sums pairwise only along the contiguous axis (along a strided one the error grows with the
+    number of classes), and the fused kernels need this layout anyway: copying here (only when the
+    class axis is not already last and contiguous) costs no more than their own copy would.
+    """
     z, result_dtype = as_float_array(logits, fname, argname)
     ax = normalize_axis(axis, z.ndim, fname, argname)
     n_classes = z.shape[ax]
     w = _check_options(weight, label_smoothing, reduction, n_classes, z.dtype, fname)
     tgt = _check_target(target, z.shape, ax, n_classes, ignore_index, label_smoothing, z.dtype, fname)
-    return z, ax, w, tgt, result_dtype
+    zl = z if ax == z.ndim - 1 else np.moveaxis(z, ax, -1)
+    zl = zl if zl.flags.c_contiguous else np.ascontiguousarray(zl)
+    return zl, ax, w, tgt, result_dtype
 
 
 def cross_entropy(
@@ -215,6 +237,12 @@ def cross_entropy(
     cross_entropy_and_grad : the loss and its gradient in one pass.
     cross_entropy_from_probs : the same from probabilities (less stable).
 
+    Notes
+    -----
+    ``logits``, ``target`` and ``weight`` may be any array-like; ``np.matrix`` and other ndarray
+    subclasses are treated as plain arrays, and masked arrays are refused with a ``TypeError`` (leave
+    rows out with ``ignore_index`` or a zero ``weight``, or convert deliberately with ``.filled(value)``).
+
     Examples
     --------
     >>> import numpy as np
@@ -226,17 +254,16 @@ def cross_entropy(
     33.531849
     """
     fname = "cross_entropy"
-    z, ax, w, tgt, result_dtype = _prepare(
+    zl, _, w, tgt, result_dtype = _prepare(
         logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
     )
-    zl = np.moveaxis(z, ax, -1)
     if tgt.labels is not None and not label_smoothing and zl.size:
         fast = _fused.cross_entropy_rows(zl, tgt.labels, tgt.active)
         if fast is not None:
-            w_y = np.ones(tgt.labels.shape, z.dtype) if w is None else w[tgt.labels]
-            w_y = np.where(tgt.active, w_y, 0).astype(z.dtype)
-            loss = (fast * w_y).astype(z.dtype)
-            return _cast_loss(_reduce(loss, w_y.sum(dtype=z.dtype), reduction), result_dtype)
+            w_y = np.ones(tgt.labels.shape, zl.dtype) if w is None else w[tgt.labels]
+            w_y = np.where(tgt.active, w_y, 0).astype(zl.dtype)
+            loss = (fast * w_y).astype(zl.dtype)
+            return _cast_loss(_reduce(loss, w_y.sum(dtype=zl.dtype), reduction), result_dtype)
     logp = log_softmax(zl, axis=-1)
     loss, denom = _loss_from_log_probs(logp, tgt, w, label_smoothing, reduction)
     return _cast_loss(_reduce(loss, denom, reduction), result_dtype)
@@ -267,6 +294,8 @@ def cross_entropy_and_grad(
     for ``"none"`` the gradient returned is that of ``loss.sum()``. Ignored rows get a zero gradient, also
     when every row is ignored and the mean is NaN (as in PyTorch).
 
+    Arguments are those of :func:`cross_entropy`, checked the same way (masked arrays are refused).
+
     Returns
     -------
     loss : float or ndarray
@@ -283,11 +312,10 @@ def cross_entropy_and_grad(
     (0.260365, array([[ 0.171982, -0.22923 ,  0.057248]]))
     """
     fname = "cross_entropy_and_grad"
-    z, ax, w, tgt, result_dtype = _prepare(
+    zl, ax, w, tgt, result_dtype = _prepare(
         logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
     )
-    zl = np.moveaxis(z, ax, -1)
-    dtype = z.dtype
+    dtype = zl.dtype
     n_classes = zl.shape[-1]
     if tgt.labels is not None and w is None and not label_smoothing and zl.size:
         denom = dtype.type(tgt.active.sum())
@@ -347,6 +375,12 @@ def cross_entropy_from_probs(
     target : array_like
         Integer labels, or float target probabilities ``d`` of the same shape as ``probs``.
 
+    Notes
+    -----
+    ``probs``, ``target`` and ``weight`` may be any array-like; ``np.matrix`` and other ndarray
+    subclasses are treated as plain arrays, and masked arrays are refused with a ``TypeError`` (leave
+    rows out with ``ignore_index`` or a zero ``weight``, or convert deliberately with ``.filled(value)``).
+
     Examples
     --------
     >>> import numpy as np
@@ -358,14 +392,14 @@ def cross_entropy_from_probs(
     inf
     """
     fname = "cross_entropy_from_probs"
-    p, ax, w, tgt, result_dtype = _prepare(
+    p, _, w, tgt, result_dtype = _prepare(
         probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="probs"
     )
     check_finite(p, fname, "probs")
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError(f"{fname}: probs must lie in [0, 1]; got values in [{p.min():g}, {p.max():g}]")
     with np.errstate(divide="ignore"):
-        logp = np.log(np.moveaxis(p, ax, -1))
+        logp = np.log(p)
     loss, denom = _loss_from_log_probs(logp, tgt, w, label_smoothing, reduction)
     return _cast_loss(_reduce(loss, denom, reduction), result_dtype)
 
@@ -373,7 +407,7 @@ def cross_entropy_from_probs(
 def _bce_prepare(logits, target, weight, pos_weight, reduction, fname):
     z, result_dtype = as_float_array(logits, fname, "logits")
     validate(fname, _CONSTRAINTS, reduction=reduction)
-    t = to_numpy(target)
+    t = to_numpy(target, fname, "target")
     if t.dtype.kind not in "fiub":
         raise TypeError(f"{fname}: target must be numeric (0/1 or probabilities), got dtype {t.dtype}")
     if t.shape != z.shape:
@@ -384,7 +418,7 @@ def _bce_prepare(logits, target, weight, pos_weight, reduction, fname):
         if arr is None:
             extras.append(None)
             continue
-        a = to_numpy(arr)
+        a = to_numpy(arr, fname, name)
         if a.dtype.kind not in "fiu":
             raise TypeError(f"{fname}: {name} must be a numeric array, got dtype {a.dtype}")
         try:
@@ -419,6 +453,13 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     ``torch.nn.functional.binary_cross_entropy_with_logits``; ``"mean"`` averages over every element.
     Terms with a zero coefficient contribute exactly 0, so ``z = +inf, t = 1`` costs 0 (not NaN).
 
+    Notes
+    -----
+    ``logits``, ``target``, ``weight`` and ``pos_weight`` may be any array-like; ``np.matrix`` and
+    other ndarray subclasses are treated as plain arrays, and masked arrays are refused with a
+    ``TypeError`` (a zero ``weight`` leaves an entry out; or convert deliberately with
+    ``.filled(value)``).
+
     Examples
     --------
     >>> import numpy as np
@@ -428,14 +469,11 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     >>> binary_cross_entropy_with_logits(z, t, reduction="none").round(6)
     array([[0.048587, 0.126928, 0.693147]])
     """
-    return binary_cross_entropy_with_logits_and_grad(
-        logits, target, weight=weight, pos_weight=pos_weight, reduction=reduction, _need_grad=False
-    )
+    fname = "binary_cross_entropy_with_logits"
+    return _binary_cross_entropy(logits, target, weight, pos_weight, reduction, fname, need_grad=False)
 
 
-def binary_cross_entropy_with_logits_and_grad(
-    logits, target, *, weight=None, pos_weight=None, reduction="mean", _need_grad=True
-):
+def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
     r""":func:`binary_cross_entropy_with_logits` and its gradient with respect to the logits.
 
     .. math::
@@ -443,7 +481,8 @@ def binary_cross_entropy_with_logits_and_grad(
         \frac{\partial \ell}{\partial z} = w\big[(1 + (p_w - 1)t)\,\sigma(z) - p_w t\big]
 
     which is ``sigmoid(z) - t`` without weights; divided by the number of elements for ``"mean"``, and
-    for ``"none"`` the gradient of ``loss.sum()``.
+    for ``"none"`` the gradient of ``loss.sum()``. Arguments are checked as for
+    :func:`binary_cross_entropy_with_logits` (masked arrays are refused).
 
     Examples
     --------
@@ -453,7 +492,12 @@ def binary_cross_entropy_with_logits_and_grad(
     >>> round(float(loss), 6), grad
     (0.693147, array([-0.5]))
     """
-    fname = "binary_cross_entropy_with_logits"
+    fname = "binary_cross_entropy_with_logits_and_grad"
+    return _binary_cross_entropy(logits, target, weight, pos_weight, reduction, fname, need_grad=True)
+
+
+def _binary_cross_entropy(logits, target, weight, pos_weight, reduction, fname, *, need_grad):
+    """The loss of :func:`binary_cross_entropy_with_logits`, and its gradient when ``need_grad``."""
     z, t, w, pw, result_dtype = _bce_prepare(logits, target, weight, pos_weight, reduction, fname)
     pos_coef = t if pw is None else pw * t
     neg_coef = 1 - t
@@ -466,7 +510,7 @@ def binary_cross_entropy_with_logits_and_grad(
     loss = loss.astype(z.dtype)
     n = z.dtype.type(loss.size)
     out = _cast_loss(_reduce(loss, n, reduction), result_dtype)
-    if not _need_grad:
+    if not need_grad:
         return out
     sig = np.exp(log_sigmoid(z))
     grad = (pos_coef + neg_coef) * sig - pos_coef

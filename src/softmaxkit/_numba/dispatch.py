@@ -140,6 +140,20 @@ def _launch(k, plan, z2, kernels, args, narrow_args):
             k.numba.set_num_threads(threads)
 
 
+def _may_write(out, z2, *, in_place: bool) -> bool:
+    """Whether a kernel may write ``out`` while it reads ``z2``, both C-contiguous and of one shape.
+
+    Always when they share no memory: for two C-contiguous arrays the bounds check of
+    ``np.may_share_memory`` is exact, so the costly ``np.shares_memory`` is never needed. When ``out``
+    is ``z2`` itself (the same start: an in-place call such as ``log_softmax(x, out=x)``), only if
+    ``in_place`` says the kernel writes each entry after reading it and its row's statistics. Any
+    other overlap: never, as a kernel would read entries it has already overwritten.
+    """
+    if not np.may_share_memory(out, z2):
+        return True
+    return in_place and out.__array_interface__["data"][0] == z2.__array_interface__["data"][0]
+
+
 def softmax(z, axis, *, out=None, log=False):
     """Softmax (or log-softmax) of ``z`` along ``axis`` with the fused kernels.
 
@@ -150,8 +164,9 @@ def softmax(z, axis, *, out=None, log=False):
     axis : int
         Non-negative class axis.
     out : ndarray, optional
-        Written directly when it is C-contiguous, of ``z``'s dtype and ``axis`` is last; otherwise
-        ignored (the caller copies the returned array into it).
+        Written directly when it is C-contiguous, of ``z``'s dtype, ``axis`` is last and it shares no
+        memory with ``z`` (for log-softmax: or is ``z`` itself); otherwise ignored (the caller copies
+        the returned array into it).
     log : bool, default False
         Return log-softmax.
 
@@ -181,6 +196,10 @@ def softmax(z, axis, *, out=None, log=False):
         and out.flags.c_contiguous
         and out.flags.writeable
         and axis == z.ndim - 1
+        # In place: log-softmax writes each entry after reading it and its row's statistics, at full
+        # speed. Softmax's per-row pass stores exp(z - max) while summing it, a loop LLVM runs scalar
+        # when out is z (2-4x slower): a temporary and a copy cost less, and give the same bits.
+        and _may_write(out, z2, in_place=log)
     )
     y2 = out.reshape(z2.shape) if direct else np.empty(z2.shape, z.dtype)
     narrow_args = _narrow_args(z2, k.narrow.SOFTMAX, mat=y2, log=log)
@@ -201,7 +220,8 @@ def logsumexp(z, axis, *, out=None):
         Non-negative axis to reduce.
     out : ndarray, optional
         The reduced array (with or without the kept axis); written directly when it is
-        C-contiguous and of ``z``'s dtype, otherwise ignored.
+        C-contiguous, of ``z``'s dtype and shares no memory with ``z``, otherwise ignored (one value
+        per row: a temporary costs little, so even ``out`` being ``z``, possible with one class, takes one).
 
     Returns
     -------
@@ -219,6 +239,7 @@ def logsumexp(z, axis, *, out=None):
         and out.size == z2.shape[0]
         and out.flags.c_contiguous
         and out.flags.writeable
+        and _may_write(out, z2, in_place=False)
     )
     flat = out.reshape(-1) if direct else np.empty(z2.shape[0], z.dtype)
     narrow_args = _narrow_args(z2, k.narrow.LOGSUMEXP, vec=flat)
