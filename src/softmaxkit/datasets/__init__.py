@@ -25,7 +25,9 @@ from ..exceptions import ChecksumError, DatasetFormatError, DatasetNotFoundError
 from ._dataset import Dataset
 from ._fetch import fetch
 from ._loaders import load_cifar, load_digits, load_idx, load_npz, missing_files
+from ._npy import read_npy
 from ._paths import ENV_VAR, default_root, search_roots
+from ._pixels import scale_pixels
 from ._registry import REGISTRY, get_spec, normalize_name
 from .splits import train_val_split, validation_split
 
@@ -37,6 +39,8 @@ __all__ = [
     "normalize_name",
     "train_val_split",
     "validation_split",
+    "read_npy",
+    "scale_pixels",
     "DatasetNotFoundError",
     "DatasetFormatError",
     "ChecksumError",
@@ -81,11 +85,13 @@ def load(name, *, root=None, verify: bool = True) -> Dataset:
         The files are in no data root; the message gives the ``softmaxkit data fetch NAME``
         command and where to put the files by hand.
     DatasetFormatError
-        A file is malformed (the message names it); :class:`ChecksumError` if its digest is wrong.
+        A file is malformed, truncated, has trailing data, declares more data than it holds, or
+        breaks the label rules below (the message names it); :class:`ChecksumError` if its digest
+        (or, for the official files, its declared size) is wrong.
 
     Notes
     -----
-    Pixel scaling (recorded in ``Dataset.scaling``):
+    Pixel scaling (recorded in ``Dataset.scaling``), never clipping:
 
     * ``digits``: scikit-learn's 8x8 digits, values 0..16 divided by 16, shape ``(n, 1, 8, 8)``.
       There is no official split: a fixed stratified 80/20 split (``train_test_split`` with
@@ -94,9 +100,29 @@ def load(name, *, root=None, verify: bool = True) -> Dataset:
     * ``cifar10``: uint8 divided by 255, shape ``(n, 3, 32, 32)`` (RGB planes), 50000 + 10000;
       class names from ``batches.meta``. The batches are pickles and are read with a restricted
       unpickler that allows only NumPy's array globals (``numpy.core.multiarray._reconstruct``,
-      ``numpy.ndarray``, ``numpy.dtype``), never with plain :func:`pickle.load`.
-    * ``.npz``: uint8 divided by 255, other numbers cast to float32 as stored; no test arrays give
-      an empty test set.
+      ``numpy.ndarray``, ``numpy.dtype``), never with plain :func:`pickle.load`, and never object
+      arrays.
+    * ``.npz``: by dtype (:func:`scale_pixels`): uint8 divided by 255, uint16 by 65535, bool as
+      0/1, floats as stored (they must be finite); other integer types are refused, their range
+      being unknown. ``x_test`` must follow the same rule as ``x``. No test arrays give an empty
+      test set.
+
+    Labels are int64 in ``range(len(class_names))``:
+
+    * stored as integers: float labels are refused, even whole ones (never rounded or truncated),
+      as are negative labels;
+    * IDX label files are uint8 and checked against the data set's classes; CIFAR labels must be
+      a list of Python integers;
+    * ``.npz``: with ``class_names``, every label is below ``len(class_names)``; without, the
+      class count is ``max(label) + 1``, believed only if at least a tenth of those classes occur
+      (``y = [0, 1, 10**9]`` is refused rather than planning a billion classes that have no
+      example; give ``class_names`` when classes are really missing). Never more than 100000
+      classes.
+
+    Sizes written in a file are believed only when the file can hold them: an IDX header or an
+    ``.npz`` member must match the bytes present (a gzipped or deflated stream may expand at most
+    100x beyond 64 MiB), a pickle may be at most 256 MiB and declare no length beyond its end, so
+    a small hostile file cannot make :func:`load` allocate much more than its size.
 
     Examples
     --------

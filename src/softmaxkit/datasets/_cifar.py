@@ -3,7 +3,7 @@
 Each batch is a pickled dict (bytes keys in the official Python 2 files) with ``data``, a uint8
 array of shape ``(10000, 3072)`` whose rows are the red, green and blue 32x32 planes, and ``labels``,
 a list of ints in ``0..9``. ``batches.meta`` holds ``label_names``. The batches are read with
-:func:`~softmaxkit.datasets._unpickle.safe_load`, never with plain :func:`pickle.load`.
+the restricted, size-checked ``safe_load`` of ``_unpickle``, never with plain :func:`pickle.load`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import DatasetFormatError
+from ._labels import MAX_CLASSES, check_label_range, integer_labels
 from ._unpickle import safe_load
 
 __all__ = ["read_batch", "read_label_names"]
@@ -42,8 +43,9 @@ def read_batch(path, *, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     DatasetFormatError
-        If the file is not a dict with ``data`` and ``labels``, the sizes are wrong or labels are
-        out of range; the message names the file.
+        If the file is not a dict with ``data`` and ``labels``, the sizes are wrong, or the labels
+        are not integers (floats are refused, never truncated) in ``range(n_classes)``; the message
+        names the file.
 
     Examples
     --------
@@ -70,16 +72,10 @@ def read_batch(path, *, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DatasetFormatError(f"{path}: 'data' must be a uint8 array of shape (n, 3072), got {desc}")
-    try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DatasetFormatError(f"{path}: 'labels' must be a list of integers") from None
-    if y.ndim != 1 or len(y) != len(data):
+    y = integer_labels(labels, source=path, key="labels")  # floats are refused, never truncated
+    if len(y) != len(data):
         raise DatasetFormatError(f"{path}: label count mismatch: {len(data)} images but {y.size} labels")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DatasetFormatError(
-            f"{path}: labels out of range: found {y.min()}..{y.max()}, expected 0..{n_classes - 1}"
-        )
+    check_label_range(y, n_classes, source=path, key="labels")
     return data.reshape(-1, 3, 32, 32), y
 
 
@@ -101,4 +97,6 @@ def read_label_names(path) -> tuple[str, ...]:
     names = _get(obj, "label_names") if isinstance(obj, dict) else None
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
         raise DatasetFormatError(f"{path}: expected a dict with 'label_names', a list of strings")
+    if not 1 <= len(names) <= MAX_CLASSES:
+        raise DatasetFormatError(f"{path}: 'label_names' lists {len(names)} classes, expected 1..{MAX_CLASSES}")
     return tuple(n.decode("utf-8") if isinstance(n, bytes) else n for n in names)

@@ -17,6 +17,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from .._atomic import atomic_write
 from ..exceptions import ChecksumError, DatasetFormatError, FetchError
 from ._cifar import read_batch, read_label_names
-from ._idx import GZIP_MAGIC, find_idx_file, idx_bytes, parse_idx, read_bytes
+from ._idx import GZIP_MAGIC, find_idx_file, idx_bytes, parse_idx, read_idx
 from ._loaders import missing_files
 from ._packages import INSTALL_HINTS, PackageSource, candidates_in, known_locations
 from ._paths import default_root
@@ -211,15 +212,22 @@ def _check_idx_bytes(data: bytes, stem: str, sums: dict, *, label) -> None:
 
 
 def _check_idx(path: Path, stem: str, sums: dict, *, label) -> None:
-    _check_idx_bytes(read_bytes(path), stem, sums, label=label)
+    expected = _expected(sums, stem, label)
+    try:
+        read_idx(path, sha256=expected, source=label)
+    except ChecksumError as exc:
+        raise ChecksumError(f"{exc}; nothing was saved") from None
 
 
 def _idx_ok(path: Path, expected: str | None) -> bool:
     """True when an already present file has the expected content (so it is not fetched again)."""
+    if expected is None:
+        return False
     try:
-        return expected is not None and hashlib.sha256(read_bytes(path)).hexdigest() == expected
+        read_idx(path, sha256=expected)
     except DatasetFormatError:
         return False
+    return True
 
 
 # -- packages --------------------------------------------------------------------------------------
@@ -282,7 +290,7 @@ def _arrays_from_mnist_pickle(path: Path) -> dict:
     try:
         with gzip.open(path, "rb") as f:
             obj = safe_load(f, source=path, encoding="latin1")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DatasetFormatError(f"{path}: corrupt gzip file ({exc})") from None
     ok = isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in obj)
     if not ok:

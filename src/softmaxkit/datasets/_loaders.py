@@ -5,9 +5,7 @@ Every loader returns a :class:`~softmaxkit.datasets.Dataset` with float32 NCHW i
 
 from __future__ import annotations
 
-import hashlib
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +13,19 @@ import numpy as np
 from ..exceptions import ChecksumError, DatasetFormatError
 from ._cifar import read_batch, read_label_names
 from ._dataset import Dataset
-from ._idx import find_idx_file, parse_idx, read_bytes
+from ._idx import find_idx_file, read_idx
+from ._labels import MAX_CLASSES, check_label_range, infer_class_count, integer_labels
+from ._npy import read_npz
+from ._pixels import BYTE_SCALING, scale_pixels
 from ._registry import CIFAR10_META, CIFAR10_SUBDIR, DatasetSpec
 
 __all__ = ["load_digits", "load_idx", "load_cifar", "load_npz", "missing_files", "cifar_dir"]
 
-BYTE_SCALING = "uint8 pixel / 255 -> float32 in [0, 1]"
 DIGITS_SCALING = "pixel (0..16) / 16 -> float32 in [0, 1]"
 
 
 def _scale_bytes(images: np.ndarray) -> np.ndarray:
-    return np.divide(images, 255, dtype=np.float32)
+    return scale_pixels(images)[0]
 
 
 def load_digits(*, test_size: float = 0.2, random_state: int = 0) -> Dataset:
@@ -68,16 +68,15 @@ def cifar_dir(directory: Path) -> Path:
 
 
 def _verified_idx(path: Path, expected: str | None, verify: bool) -> np.ndarray:
-    data = read_bytes(path)
-    if verify and expected is not None:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != expected:
-            raise ChecksumError(
-                f"{path}: SHA-256 of the (uncompressed) content is {digest}, expected {expected}; "
-                "the file is corrupt or not the official one (fetch it again, or pass verify=False "
-                "to load your own files)"
-            )
-    return parse_idx(data, source=path)
+    if not verify or expected is None:
+        return read_idx(path)
+    try:
+        return read_idx(path, sha256=expected)
+    except ChecksumError as exc:
+        raise ChecksumError(
+            f"{exc}; the file is corrupt or not the official one (fetch it again, or pass verify=False "
+            "to load your own files)"
+        ) from None
 
 
 def load_idx(spec: DatasetSpec, directory: Path, *, verify: bool = True) -> Dataset:
@@ -101,10 +100,7 @@ def load_idx(spec: DatasetSpec, directory: Path, *, verify: bool = True) -> Data
             raise DatasetFormatError(
                 f"{lab_path}: label count mismatch: {len(labels)} labels for {len(images)} images in {img_path.name}"
             )
-        if labels.size and labels.max() >= n_classes:
-            raise DatasetFormatError(
-                f"{lab_path}: labels out of range: found {labels.max()}, expected 0..{n_classes - 1}"
-            )
+        check_label_range(labels, n_classes, source=lab_path, key=lab_path.name)
         split[part] = (_scale_bytes(images)[:, None, :, :], labels.astype(np.int64))
     (x_train, y_train), (x_test, y_test) = split["train"], split["t10k"]
     return Dataset(x_train, y_train, x_test, y_test, spec.class_names, spec.name, BYTE_SCALING)
@@ -123,33 +119,47 @@ def load_cifar(spec: DatasetSpec, directory: Path) -> Dataset:
     return Dataset(_scale_bytes(x_train), y_train, _scale_bytes(x_test), y_test, names, spec.name, BYTE_SCALING)
 
 
+_NPZ_KEYS = ("x", "y", "x_test", "y_test", "class_names")
+
+
 def _npz_images(x: np.ndarray, path, key: str) -> tuple[np.ndarray, str]:
+    """Float32 samples of array ``key``: ``(n, features)``, ``(n, h, w)`` (gains a channel axis) or NCHW."""
+    if not 2 <= x.ndim <= 4:
+        raise DatasetFormatError(
+            f"{path}: {key!r} must have shape (n, features), (n, height, width) or (n, channels, height, width), "
+            f"got {x.shape}"
+        )
     if x.ndim == 3:
         x = x[:, None, :, :]
-    if x.dtype == np.uint8:
-        return _scale_bytes(x), BYTE_SCALING
-    if x.dtype.kind in "fiu" and x.dtype != np.bool_:
-        return x.astype(np.float32), f"{x.dtype} values as stored, cast to float32"
-    raise DatasetFormatError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}")
+    return scale_pixels(x, source=f"{path} (array {key!r})")
 
 
 def _npz_labels(y: np.ndarray, n: int, path, key: str) -> np.ndarray:
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise DatasetFormatError(f"{path}: {key!r} must be a 1-d integer array, got {y.dtype} of shape {y.shape}")
-    if len(y) != n:
-        raise DatasetFormatError(f"{path}: label count mismatch: {n} samples but {len(y)} labels in {key!r}")
-    if y.size and y.min() < 0:
-        raise DatasetFormatError(f"{path}: labels out of range: {key!r} has negative label {y.min()}")
-    return y.astype(np.int64)
+    labels = integer_labels(y, source=path, key=key)
+    if len(labels) != n:
+        raise DatasetFormatError(f"{path}: label count mismatch: {n} samples but {len(labels)} labels in {key!r}")
+    return labels
+
+
+def _npz_class_names(names: np.ndarray, path) -> tuple[str, ...]:
+    """The names as str (bytes decoded as UTF-8); at most MAX_CLASSES of them, strings or integers."""
+    if names.dtype.kind not in "USiu" or names.size > MAX_CLASSES:
+        raise DatasetFormatError(
+            f"{path}: 'class_names' must be at most {MAX_CLASSES} strings, got {names.size} of dtype {names.dtype}"
+        )
+    return tuple(n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names.ravel().tolist())
 
 
 def load_npz(path) -> Dataset:
     """Load a user's ``.npz``: ``x``, ``y`` and optionally ``x_test``, ``y_test``, ``class_names``.
 
     ``x`` is ``(n, channels, height, width)`` (NCHW; ``(n, height, width)`` gains a channel axis,
-    ``(n, features)`` stays flat). uint8 images are divided by 255; other numeric arrays are cast to
-    float32 as stored. Without ``x_test``/``y_test`` the test arrays are empty: no split is invented.
-    ``class_names`` defaults to ``"0" .. str(max label)``. Loaded with ``allow_pickle=False``.
+    ``(n, features)`` stays flat), scaled by :func:`~softmaxkit.datasets.scale_pixels` (uint8 / 255,
+    uint16 / 65535, bool 0/1, finite floats as stored, other integers refused); ``x_test`` must be
+    stored the same way. Without ``x_test``/``y_test`` the test arrays are empty: no split is
+    invented. Labels must be non-negative integers below the class count: ``len(class_names)``, or
+    without names ``max(label) + 1``, believed only if at least a tenth of those classes occur (and
+    never more than 100000). Read without pickle, and without believing any size the file declares.
 
     Examples
     --------
@@ -162,11 +172,7 @@ def load_npz(path) -> Dataset:
     ((4, 1, 2, 2), (0, 1, 2, 2), ('0', '1'), 1.0)
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetFormatError(f"{path}: cannot read as .npz ({exc})") from None
+    arrays = read_npz(path, _NPZ_KEYS)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise DatasetFormatError(
@@ -177,22 +183,21 @@ def load_npz(path) -> Dataset:
     x_train, scaling = _npz_images(arrays["x"], path, "x")
     y_train = _npz_labels(arrays["y"], len(x_train), path, "y")
     if "x_test" in arrays:
-        x_test, _ = _npz_images(arrays["x_test"], path, "x_test")
+        x_test, test_scaling = _npz_images(arrays["x_test"], path, "x_test")
         if x_test.shape[1:] != x_train.shape[1:]:
             raise DatasetFormatError(
                 f"{path}: 'x_test' samples have shape {x_test.shape[1:]}, 'x' has {x_train.shape[1:]}"
             )
+        if test_scaling != scaling:  # e.g. uint8 training images but float test images: not comparable
+            raise DatasetFormatError(f"{path}: 'x' is scaled as {scaling!r} but 'x_test' as {test_scaling!r}")
         y_test = _npz_labels(arrays["y_test"], len(x_test), path, "y_test")
     else:
         x_test = np.zeros((0, *x_train.shape[1:]), dtype=np.float32)
         y_test = np.zeros(0, dtype=np.int64)
-    top = max([-1, *(int(y.max()) for y in (y_train, y_test) if y.size)])
     if "class_names" in arrays:
-        names = tuple(str(n) for n in np.asarray(arrays["class_names"]).ravel())
-        if top >= len(names):
-            raise DatasetFormatError(
-                f"{path}: labels out of range: found label {top} but only {len(names)} class_names"
-            )
+        names = _npz_class_names(arrays["class_names"], path)
+        for key, y in (("y", y_train), ("y_test", y_test)):
+            check_label_range(y, len(names), source=path, key=key)
     else:
-        names = tuple(str(k) for k in range(top + 1))
+        names = tuple(str(k) for k in range(infer_class_count([y_train, y_test], source=path)))
     return Dataset(x_train, y_train, x_test, y_test, names, str(path), scaling)

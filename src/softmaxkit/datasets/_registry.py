@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DatasetSpec", "REGISTRY", "get_spec", "normalize_name", "DOWNLOADABLE"]
+__all__ = ["DatasetSpec", "REGISTRY", "get_spec", "normalize_name", "known_size", "DOWNLOADABLE"]
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -110,6 +110,18 @@ REGISTRY = {
 
 DOWNLOADABLE = tuple(REGISTRY)
 
+#: Uncompressed size in bytes of each file in :data:`MNIST_FILES` order; MNIST and Fashion-MNIST share
+#: the layout (60000 + 10000 images of 28 x 28 bytes after a 16-byte header; labels after 8 bytes).
+_MNIST_LAYOUT_SIZES = (16 + 60000 * 28 * 28, 8 + 60000, 16 + 10000 * 28 * 28, 8 + 10000)
+
+# The size of the content with each official digest: a reader stops at it, and a header that
+# declares another size is refused before any data is read.
+_SIZE_OF_DIGEST = {
+    REGISTRY[name].checksums[stem]: size
+    for name in ("mnist", "fashion-mnist")
+    for stem, size in zip(MNIST_FILES, _MNIST_LAYOUT_SIZES)
+}
+
 _ALIASES = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 
@@ -139,3 +151,14 @@ def get_spec(name: str) -> DatasetSpec:
     except KeyError:
         choices = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown data set {name!r}; downloadable data sets are: {choices}") from None
+
+
+def known_size(sha256: str | None) -> int | None:
+    """The uncompressed size of the official file with digest ``sha256``, or None for any other digest.
+
+    Examples
+    --------
+    >>> known_size(get_spec("mnist").checksums["t10k-labels-idx1-ubyte"]), known_size("0" * 64)
+    (10008, None)
+    """
+    return _SIZE_OF_DIGEST.get(sha256)
