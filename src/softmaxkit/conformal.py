@@ -234,7 +234,7 @@ class SplitConformal:
 
 
 def _check_sets(sets, fname):
-    s = to_numpy(sets)
+    s = to_numpy(sets, fname, "sets")
     if s.dtype != np.bool_:
         raise TypeError(f"{fname}: sets must be a boolean mask, got dtype {s.dtype}")
     if s.ndim != 2 or s.shape[0] == 0:

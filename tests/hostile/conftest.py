@@ -37,10 +37,14 @@ resource.setrlimit(resource.RLIMIT_AS, (_limit, _limit))
 _result = {{"outcome": "ok", "type": None, "message": None}}
 try:
 {body}
-except MemoryError as exc:
-    _result = {{"outcome": "memory", "type": "MemoryError", "message": str(exc)}}
 except BaseException as exc:
-    _result = {{"outcome": "raised", "type": type(exc).__name__, "message": str(exc),
+    # A MemoryError anywhere in the chain means the code allocated what the input claimed, even if it
+    # then wrapped the failure in a clean-looking error.
+    _cause, _memory = exc, False
+    while _cause is not None:
+        _memory = _memory or isinstance(_cause, MemoryError)
+        _cause = _cause.__cause__ or _cause.__context__
+    _result = {{"outcome": "memory" if _memory else "raised", "type": type(exc).__name__, "message": str(exc),
                "traceback": traceback.format_exc()}}
 print("@@RESULT@@" + json.dumps(_result))
 """
@@ -48,7 +52,8 @@ print("@@RESULT@@" + json.dumps(_result))
 
 @dataclass
 class Limited:
-    """What a limited run did: ``outcome`` is "ok", "raised" (any exception but MemoryError) or "memory"."""
+    """What a limited run did: ``outcome`` is "ok", "raised" (an exception with no MemoryError in its
+    chain of causes) or "memory" (a MemoryError, raised or wrapped)."""
 
     outcome: str
     type: str | None

@@ -50,7 +50,7 @@ def accuracy(y_true, probs) -> float:
     """
     fname = "accuracy"
     check_labels_first(y_true, probs, fname)
-    pred = to_numpy(probs)
+    pred = to_numpy(probs, fname, "probs")
     if pred.ndim == 2:
         scores = check_score_matrix(pred, fname, "probs", probabilities=False)
         y = check_label_vector(y_true, scores.shape[0], scores.shape[1], fname, "y_true")
