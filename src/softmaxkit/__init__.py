@@ -53,11 +53,17 @@ _SUBMODULES = {
 }
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:
-        import importlib
+#: Public names of submodules offered here too, loaded on first use: name -> submodule.
+_LAZY_NAMES = {"SoftmaxClassifier": "estimator", "export_onnx": "export"}
 
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
