@@ -11,8 +11,27 @@ Any array-like is accepted. ndarray subclasses (``np.matrix``, ``np.memmap``, ..
 plain ndarrays, so results are plain ndarrays and a matrix's ``*`` (a matrix product) never enters
 the arithmetic. Masked arrays are refused with a ``TypeError``: their data alone would give silently
 wrong results, so pass the mask as ``where=`` (softmax, log_softmax, logsumexp) or convert
-deliberately with ``.filled(value)`` or ``np.asarray``. PyTorch, CuPy and JAX arrays are copied to
-the host. The rules live in :func:`softmaxkit._validation.to_numpy`, shared with the losses.
+deliberately with ``.filled(value)`` or ``np.asarray``. The rules live in
+:func:`softmaxkit._validation.to_numpy`, shared with the losses. Arrays of other libraries stay in
+their library (below).
+
+Arrays of other libraries
+-------------------------
+A PyTorch tensor, a CuPy or JAX array, or any array with ``__array_namespace__`` is computed with its
+own library, on its own device, and the result is an array of that library: nothing is copied to the
+host. The formulas are the NumPy path's, written once with the array-API standard in
+:mod:`softmaxkit._array_api` (through array-api-compat, the ``array-api`` extra, imported by the first
+such call and never for NumPy input), so the edge cases are the same; results agree with the NumPy
+path to a few ulps, and PyTorch's autograd flows through them. The dtype rules are NumPy's with the
+library's own defaults: float16 and bfloat16 are computed in float32 and returned in their dtype;
+integers and booleans promote to the library's default float dtype (float32 for PyTorch).
+
+The other array arguments (``where``, ``grad``, ``out``) must be of the same library and on the same
+device: mixing libraries, NumPy included, is a ``TypeError`` (Python lists and scalars are converted
+to the first argument's library). ``out=`` must then be a writable array of that library and is
+written with ``out[...] = result`` (JAX arrays, which are immutable, are refused: use the result).
+One check at the top of each function, on types alone, sends such calls there; NumPy input, lists and
+scalars keep the NumPy path and the fused kernels, unchanged.
 
 ``out=``
 --------
@@ -43,6 +62,11 @@ from ._validation import (
     check_out,
     check_temperature,
     normalize_axis,
+    uses_array_api,
+    xp_arguments,
+    xp_as_float_array,
+    xp_check_mask,
+    xp_check_out,
 )
 
 __all__ = [
@@ -178,7 +202,7 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
     where : array_like of bool, optional
         Entries to include; excluded entries get probability 0. A row with every entry excluded
         gives all zeros.
-    out : ndarray, optional
+    out : ndarray (or an array of ``x``'s library), optional
         Array of ``x``'s shape and result dtype to write into.
 
     Returns
@@ -191,6 +215,9 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
     Edge cases follow the limits: ``+inf`` entries share the row's mass equally and every other entry
     gets 0; ``-inf`` entries get 0; a NaN makes its own row NaN and no other. A row of only ``-inf``
     (with no mask) is ``0/0`` and gives NaN. Empty arrays give empty arrays.
+
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (the result is an ndarray), and a masked array is refused with a ``TypeError``: pass
@@ -213,6 +240,8 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
     array([0.327047, 0.379974, 0.292979])
     """
     fname = "softmax"
+    if uses_array_api(x, where):
+        return _softmax_array_api(x, axis, temperature, where, out, fname, log=False)
     z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
     out = check_out(out, z.shape, result_dtype, fname)
     if z.size == 0:
@@ -253,7 +282,7 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
         Positive finite temperature ``T``; the logits are divided by it first.
     where : array_like of bool, optional
         Entries to include; excluded entries get ``-inf`` (log of probability 0).
-    out : ndarray, optional
+    out : ndarray (or an array of ``x``'s library), optional
         Array of ``x``'s shape and result dtype to write into.
 
     Returns
@@ -265,6 +294,9 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
     -----
     ``+inf`` entries get ``-log(k)`` for ``k`` such entries in the row and the others ``-inf``; a row
     of only ``-inf`` (unmasked) is NaN, like :func:`softmax`; a fully masked row is all ``-inf``.
+
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (the result is an ndarray), and a masked array is refused with a ``TypeError``: pass
@@ -280,6 +312,8 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
     array([-1.760365, -0.260365, -2.860365])
     """
     fname = "log_softmax"
+    if uses_array_api(x, where):
+        return _softmax_array_api(x, axis, temperature, where, out, fname, log=True)
     z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
     out = check_out(out, z.shape, result_dtype, fname)
     if z.size == 0:
@@ -317,7 +351,7 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
         Keep the reduced axis with length 1.
     where : array_like of bool, optional
         Entries to include. A row with nothing included sums to 0, giving ``-inf``.
-    out : ndarray, optional
+    out : ndarray (or an array of ``x``'s library), optional
         Array of the reduced shape and result dtype to write into.
 
     Returns
@@ -329,6 +363,9 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
     -----
     A row holding ``+inf`` gives ``+inf``; a row of only ``-inf`` gives ``-inf`` (exactly ``log 0``);
     NaN propagates to its own row; an empty axis gives ``-inf``.
+
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays, and a masked array is refused with a ``TypeError``: pass its mask as
@@ -343,6 +380,8 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
     array([0.693147, 1.126928])
     """
     fname = "logsumexp"
+    if uses_array_api(x, where):
+        return _logsumexp_array_api(x, axis, keepdims, where, out, fname)
     z, result_dtype = as_float_array(x, fname)
     ax = normalize_axis(axis, z.ndim, fname)
     mask = None if where is None else check_mask(where, z.shape, fname)
@@ -378,6 +417,9 @@ def sigmoid(x, *, out=None) -> np.ndarray:
 
     Notes
     -----
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+
     ``x`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as plain arrays
     (the result is an ndarray), and a masked array is refused with a ``TypeError`` (convert it
     deliberately with ``x.filled(value)`` or ``np.asarray(x)``). ``out`` may share memory with ``x``;
@@ -390,6 +432,8 @@ def sigmoid(x, *, out=None) -> np.ndarray:
     array([0. , 0.5, 1. ])
     """
     fname = "sigmoid"
+    if uses_array_api(x):
+        return _elementwise_array_api(x, out, fname)
     z, result_dtype = as_float_array(x, fname)
     out = check_out(out, z.shape, result_dtype, fname)
     e = np.exp(-np.abs(z))
@@ -403,6 +447,9 @@ def log_sigmoid(x, *, out=None) -> np.ndarray:
 
     Notes
     -----
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+
     ``x`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as plain arrays
     (the result is an ndarray), and a masked array is refused with a ``TypeError`` (convert it
     deliberately with ``x.filled(value)`` or ``np.asarray(x)``). ``out`` may share memory with ``x``;
@@ -415,6 +462,8 @@ def log_sigmoid(x, *, out=None) -> np.ndarray:
     array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
     """
     fname = "log_sigmoid"
+    if uses_array_api(x):
+        return _elementwise_array_api(x, out, fname)
     z, result_dtype = as_float_array(x, fname)
     out = check_out(out, z.shape, result_dtype, fname)
     with np.errstate(invalid="ignore"):
@@ -445,6 +494,9 @@ def softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
 
     Notes
     -----
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+
     ``y`` and ``grad`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (elementwise products, never a matrix product; the result is an ndarray), and a
     masked array is refused with a ``TypeError``. ``out`` may share memory with ``y`` or ``grad``.
@@ -459,6 +511,8 @@ def softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
     array([0., 0., 0.])
     """
     fname = "softmax_backward"
+    if uses_array_api(y, grad):
+        return _backward_array_api(y, grad, axis, out, fname)
     yv, gv, ax, result_dtype = _backward_args(y, grad, axis, fname)
     out = check_out(out, yv.shape, result_dtype, fname)
     dot = _sum_along(yv * gv, ax)
@@ -474,6 +528,9 @@ def log_softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
 
     Notes
     -----
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+
     ``y`` and ``grad`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (elementwise products, never a matrix product; the result is an ndarray), and a
     masked array is refused with a ``TypeError``. ``out`` may share memory with ``y`` or ``grad``.
@@ -488,6 +545,8 @@ def log_softmax_backward(y, grad, axis: int = -1, *, out=None) -> np.ndarray:
     array([ 0.090031,  0.244728, -0.334759])
     """
     fname = "log_softmax_backward"
+    if uses_array_api(y, grad):
+        return _backward_array_api(y, grad, axis, out, fname)
     yv, gv, ax, result_dtype = _backward_args(y, grad, axis, fname)
     out = check_out(out, yv.shape, result_dtype, fname)
     return _finish(gv - np.exp(yv) * _sum_along(gv, ax), result_dtype, out)
@@ -498,6 +557,9 @@ def sigmoid_backward(y, grad, *, out=None) -> np.ndarray:
 
     Notes
     -----
+    A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
+    and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+
     ``y`` and ``grad`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (elementwise products, never a matrix product; the result is an ndarray), and a
     masked array is refused with a ``TypeError``. ``out`` may share memory with ``y`` or ``grad``.
@@ -509,9 +571,77 @@ def sigmoid_backward(y, grad, *, out=None) -> np.ndarray:
     array([0.25])
     """
     fname = "sigmoid_backward"
+    if uses_array_api(y, grad):
+        return _backward_array_api(y, grad, None, out, fname)
     yv, result_dtype = as_float_array(y, fname, "y")
     gv, _ = as_float_array(grad, fname, "grad")
     if yv.shape != gv.shape:
         raise ValueError(f"{fname}: y has shape {yv.shape} but grad has shape {gv.shape}; they must match")
     out = check_out(out, yv.shape, result_dtype, fname)
     return _finish(gv.astype(yv.dtype, copy=False) * yv * (1 - yv), result_dtype, out)
+
+
+# --------------------------------------------------------------------------------------------------
+# arrays of other libraries: checked here with the namespace's operations, computed in _array_api
+
+
+def _softmax_array_api(x, axis, temperature, where, out, fname, *, log):
+    """:func:`softmax` (or :func:`log_softmax`) of another library's arrays, computed with that library."""
+    from . import _array_api
+
+    xp, x, where = xp_arguments(fname, x=x, where=where)
+    z, result_dtype = xp_as_float_array(xp, x, fname)
+    ax = normalize_axis(axis, z.ndim, fname)
+    t = check_temperature(temperature, fname)
+    mask = None if where is None else xp_check_mask(xp, where, z.shape, fname)
+    out = xp_check_out(xp, out, z.shape, result_dtype, x, fname)
+    y = _array_api.softmax(xp, z, ax, temperature=t, mask=mask, log=log)
+    return _array_api.finish(xp, y, result_dtype, out)
+
+
+def _logsumexp_array_api(x, axis, keepdims, where, out, fname):
+    """:func:`logsumexp` of another library's arrays, computed with that library."""
+    from . import _array_api
+
+    xp, x, where = xp_arguments(fname, x=x, where=where)
+    z, result_dtype = xp_as_float_array(xp, x, fname)
+    ax = normalize_axis(axis, z.ndim, fname)
+    mask = None if where is None else xp_check_mask(xp, where, z.shape, fname)
+    reduced = list(z.shape)
+    if keepdims:
+        reduced[ax] = 1
+    else:
+        del reduced[ax]
+    out = xp_check_out(xp, out, tuple(reduced), result_dtype, x, fname)
+    lse = _array_api.logsumexp(xp, z, ax, keepdims=bool(keepdims), mask=mask)
+    return _array_api.finish(xp, lse, result_dtype, out)
+
+
+def _elementwise_array_api(x, out, fname):
+    """:func:`sigmoid` or :func:`log_sigmoid` (by ``fname``) of another library's array."""
+    from . import _array_api
+
+    xp, x = xp_arguments(fname, x=x)
+    z, result_dtype = xp_as_float_array(xp, x, fname)
+    out = xp_check_out(xp, out, z.shape, result_dtype, x, fname)
+    compute = getattr(_array_api, fname)  # the generic function of the same name
+    return _array_api.finish(xp, compute(xp, z), result_dtype, out)
+
+
+def _backward_array_api(y, grad, axis, out, fname):
+    """A backward pass (by ``fname``; ``axis`` None for the elementwise sigmoid) of another library's arrays."""
+    from . import _array_api
+
+    xp, y, grad = xp_arguments(fname, y=y, grad=grad)
+    yv, result_dtype = xp_as_float_array(xp, y, fname, "y")
+    gv, _ = xp_as_float_array(xp, grad, fname, "grad")
+    if tuple(yv.shape) != tuple(gv.shape):
+        raise ValueError(
+            f"{fname}: y has shape {tuple(yv.shape)} but grad has shape {tuple(gv.shape)}; they must match"
+        )
+    if gv.dtype != yv.dtype:
+        gv = xp.astype(gv, yv.dtype)
+    extra = () if axis is None else (normalize_axis(axis, yv.ndim, fname, "y"),)
+    out = xp_check_out(xp, out, yv.shape, result_dtype, y, fname)
+    compute = getattr(_array_api, fname)  # the generic function of the same name
+    return _array_api.finish(xp, compute(xp, yv, gv, *extra), result_dtype, out)

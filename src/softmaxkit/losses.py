@@ -13,6 +13,15 @@ refused with a ``TypeError`` (their mask would be ignored; leave rows out with `
 The class axis is moved last and made C-contiguous once (:func:`_prepare`), so every sum over the
 classes is NumPy's pairwise sum along the contiguous axis, as accurate for ``axis=0`` as for the
 last axis.
+
+Arrays of other libraries (PyTorch tensors, CuPy and JAX arrays, any array-API array) are computed
+with their own library and device, as in :mod:`softmaxkit.kernels` (see there): the loss is a 0-d
+array of that library (or its per-row array for ``reduction="none"``) and the gradient an array of
+it, with PyTorch's semantics for every option. Every array argument must be of the logits' library
+and device (lists and Python scalars are converted; NumPy arrays are refused with a ``TypeError``).
+Checks that look at values (labels in range, finite weights and targets, probabilities in [0, 1])
+read one boolean from the device, which waits for it: the price of an error instead of a silent
+wrong answer.
 """
 
 from __future__ import annotations
@@ -25,11 +34,17 @@ from ._validation import (
     Integer,
     Options,
     as_float_array,
+    broadcasts_to,
     check_finite,
     check_labels,
     normalize_axis,
     to_numpy,
+    uses_array_api,
     validate,
+    xp_arguments,
+    xp_as_float_array,
+    xp_check_finite,
+    xp_check_labels,
 )
 from .kernels import log_sigmoid, log_softmax
 
@@ -239,6 +254,9 @@ def cross_entropy(
 
     Notes
     -----
+    PyTorch tensors, CuPy and JAX arrays (any array-API arrays, all of one library and device) are
+    computed with their own library, which the results are arrays of (see :mod:`softmaxkit.losses`).
+
     ``logits``, ``target`` and ``weight`` may be any array-like; ``np.matrix`` and other ndarray
     subclasses are treated as plain arrays, and masked arrays are refused with a ``TypeError`` (leave
     rows out with ``ignore_index`` or a zero ``weight``, or convert deliberately with ``.filled(value)``).
@@ -254,6 +272,10 @@ def cross_entropy(
     33.531849
     """
     fname = "cross_entropy"
+    if uses_array_api(logits, target, weight):
+        return _cross_entropy_array_api(
+            logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, need_grad=False
+        )
     zl, _, w, tgt, result_dtype = _prepare(
         logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
     )
@@ -312,6 +334,10 @@ def cross_entropy_and_grad(
     (0.260365, array([[ 0.171982, -0.22923 ,  0.057248]]))
     """
     fname = "cross_entropy_and_grad"
+    if uses_array_api(logits, target, weight):
+        return _cross_entropy_array_api(
+            logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, need_grad=True
+        )
     zl, ax, w, tgt, result_dtype = _prepare(
         logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
     )
@@ -377,6 +403,9 @@ def cross_entropy_from_probs(
 
     Notes
     -----
+    PyTorch tensors, CuPy and JAX arrays (any array-API arrays, all of one library and device) are
+    computed with their own library, which the results are arrays of (see :mod:`softmaxkit.losses`).
+
     ``probs``, ``target`` and ``weight`` may be any array-like; ``np.matrix`` and other ndarray
     subclasses are treated as plain arrays, and masked arrays are refused with a ``TypeError`` (leave
     rows out with ``ignore_index`` or a zero ``weight``, or convert deliberately with ``.filled(value)``).
@@ -392,6 +421,10 @@ def cross_entropy_from_probs(
     inf
     """
     fname = "cross_entropy_from_probs"
+    if uses_array_api(probs, target, weight):
+        return _cross_entropy_from_probs_array_api(
+            probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname
+        )
     p, _, w, tgt, result_dtype = _prepare(
         probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="probs"
     )
@@ -455,6 +488,9 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
 
     Notes
     -----
+    PyTorch tensors, CuPy and JAX arrays (any array-API arrays, all of one library and device) are
+    computed with their own library, which the results are arrays of (see :mod:`softmaxkit.losses`).
+
     ``logits``, ``target``, ``weight`` and ``pos_weight`` may be any array-like; ``np.matrix`` and
     other ndarray subclasses are treated as plain arrays, and masked arrays are refused with a
     ``TypeError`` (a zero ``weight`` leaves an entry out; or convert deliberately with
@@ -498,6 +534,10 @@ def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None, po
 
 def _binary_cross_entropy(logits, target, weight, pos_weight, reduction, fname, *, need_grad):
     """The loss of :func:`binary_cross_entropy_with_logits`, and its gradient when ``need_grad``."""
+    if uses_array_api(logits, target, weight, pos_weight):
+        return _binary_cross_entropy_array_api(
+            logits, target, weight, pos_weight, reduction, fname, need_grad=need_grad
+        )
     z, t, w, pw, result_dtype = _bce_prepare(logits, target, weight, pos_weight, reduction, fname)
     pos_coef = t if pw is None else pw * t
     neg_coef = 1 - t
@@ -520,3 +560,157 @@ def _binary_cross_entropy(logits, target, weight, pos_weight, reduction, fname, 
         with np.errstate(invalid="ignore", divide="ignore"):
             grad = grad * (z.dtype.type(1) / n)
     return out, grad.astype(z.dtype).astype(result_dtype, copy=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# arrays of other libraries: checked here with the namespace's operations, computed in _array_api
+
+
+def _numeric_array_api(xp, a, fname, argname):
+    if not xp.isdtype(a.dtype, ("real floating", "integral")):
+        raise TypeError(f"{fname}: {argname} must be a numeric array, got dtype {a.dtype}")
+    return a
+
+
+def _check_target_array_api(xp, t, logits_shape, axis, n_classes, ignore_index, label_smoothing, dtype, fname):
+    """:func:`_check_target` for another library's arrays (class axis moved last)."""
+    batch_shape = logits_shape[:axis] + logits_shape[axis + 1 :]
+    if xp.isdtype(t.dtype, "integral"):
+        if tuple(t.shape) != batch_shape:
+            raise ValueError(
+                f"{fname}: integer target must have shape {batch_shape} (the logits' shape without the "
+                f"class axis), got {tuple(t.shape)}; for probability targets pass a float array of shape "
+                f"{logits_shape}"
+            )
+        active = None
+        if ignore_index is not None:
+            validate(fname, _CONSTRAINTS, ignore_index=ignore_index)
+            info = xp.iinfo(t.dtype)
+            # a value outside the dtype's range equals no label (and some libraries refuse the comparison)
+            active = t != ignore_index if info.min <= ignore_index <= info.max else xp.ones_like(t, dtype=xp.bool)
+        xp_check_labels(xp, t, n_classes, fname, active=active)
+        if active is None:
+            active = xp.ones_like(t, dtype=xp.bool)
+        index_dtype = xp.__array_namespace_info__().default_dtypes()["indexing"]
+        return _Target(labels=xp.astype(xp.where(active, t, xp.zeros_like(t)), index_dtype), active=active)
+    if xp.isdtype(t.dtype, "real floating"):
+        if ignore_index is not None:
+            raise ValueError(f"{fname}: ignore_index applies to integer class labels, not probability targets")
+        if tuple(t.shape) != logits_shape:
+            raise ValueError(
+                f"{fname}: probability target must have the logits' shape {logits_shape}, got "
+                f"{tuple(t.shape)}; for class labels pass an integer array of shape {batch_shape}"
+            )
+        p = xp_check_finite(xp, xp.astype(xp.moveaxis(t, axis, -1), dtype), fname, "target")
+        if label_smoothing:
+            p = p * (1.0 - label_smoothing) + label_smoothing / n_classes
+        return _Target(probs=p)
+    raise TypeError(f"{fname}: target must be integer class labels or float probabilities, got dtype {t.dtype}")
+
+
+def _prepare_array_api(logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="logits"):
+    """:func:`_prepare` for another library's arrays: ``(xp, zl, axis, weight, target, label_smoothing,
+    result_dtype)`` with the class axis of ``zl`` moved last."""
+    xp, logits, target, weight = xp_arguments(fname, **{argname: logits, "target": target, "weight": weight})
+    z, result_dtype = xp_as_float_array(xp, logits, fname, argname)
+    ax = normalize_axis(axis, z.ndim, fname, argname)
+    n_classes = z.shape[ax]
+    _, label_smoothing = validate(fname, _CONSTRAINTS, reduction=reduction, label_smoothing=label_smoothing)
+    w = None
+    if weight is not None:
+        weight = _numeric_array_api(xp, weight, fname, "weight")
+        if tuple(weight.shape) != (n_classes,):
+            raise ValueError(
+                f"{fname}: weight must have shape ({n_classes},) (one per class), got {tuple(weight.shape)}"
+            )
+        w = xp_check_finite(xp, xp.astype(weight, z.dtype), fname, "weight")
+    tgt = _check_target_array_api(
+        xp, target, tuple(z.shape), ax, n_classes, ignore_index, label_smoothing, z.dtype, fname
+    )
+    return xp, xp.moveaxis(z, ax, -1), ax, w, tgt, label_smoothing, result_dtype
+
+
+def _cross_entropy_array_api(
+    logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, *, need_grad
+):
+    """:func:`cross_entropy` (or with ``need_grad`` :func:`cross_entropy_and_grad`) with the arrays' library."""
+    from . import _array_api
+
+    xp, zl, ax, w, tgt, smoothing, result_dtype = _prepare_array_api(
+        logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname
+    )
+    result = _array_api.cross_entropy(
+        xp,
+        zl,
+        labels=tgt.labels,
+        active=tgt.active,
+        probs=tgt.probs,
+        weight=w,
+        label_smoothing=smoothing,
+        reduction=reduction,
+        need_grad=need_grad,
+    )
+    if not need_grad:
+        return _array_api.finish(xp, result, result_dtype, None)
+    loss, grad = result
+    return _array_api.finish(xp, loss, result_dtype, None), _array_api.finish(
+        xp, xp.moveaxis(grad, -1, ax), result_dtype, None
+    )
+
+
+def _cross_entropy_from_probs_array_api(probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname):
+    """:func:`cross_entropy_from_probs` with the arrays' library."""
+    from . import _array_api
+
+    xp, p, _, w, tgt, smoothing, result_dtype = _prepare_array_api(
+        probs, target, axis, weight, ignore_index, label_smoothing, reduction, fname, argname="probs"
+    )
+    xp_check_finite(xp, p, fname, "probs")
+    if bool(xp.any((p < 0) | (p > 1))):  # a scalar read, as every value check
+        lo, hi = float(xp.min(p)), float(xp.max(p))
+        raise ValueError(f"{fname}: probs must lie in [0, 1]; got values in [{lo:g}, {hi:g}]")
+    loss = _array_api.cross_entropy_from_probs(
+        xp,
+        p,
+        labels=tgt.labels,
+        active=tgt.active,
+        probs=tgt.probs,
+        weight=w,
+        label_smoothing=smoothing,
+        reduction=reduction,
+    )
+    return _array_api.finish(xp, loss, result_dtype, None)
+
+
+def _binary_cross_entropy_array_api(logits, target, weight, pos_weight, reduction, fname, *, need_grad):
+    """:func:`_binary_cross_entropy` with the arrays' library, checked as :func:`_bce_prepare` checks."""
+    from . import _array_api
+
+    xp, logits, t, weight, pos_weight = xp_arguments(
+        fname, logits=logits, target=target, weight=weight, pos_weight=pos_weight
+    )
+    z, result_dtype = xp_as_float_array(xp, logits, fname, "logits")
+    validate(fname, _CONSTRAINTS, reduction=reduction)
+    shape = tuple(z.shape)
+    if not xp.isdtype(t.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"{fname}: target must be numeric (0/1 or probabilities), got dtype {t.dtype}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{fname}: target must have the logits' shape {shape}, got {tuple(t.shape)}")
+    t = xp_check_finite(xp, xp.astype(t, z.dtype), fname, "target")
+    extras = []
+    for name, a in (("weight", weight), ("pos_weight", pos_weight)):
+        if a is not None:
+            a = _numeric_array_api(xp, a, fname, name)
+            if not broadcasts_to(a.shape, shape):
+                raise ValueError(
+                    f"{fname}: {name} of shape {tuple(a.shape)} cannot be broadcast to the logits' shape {shape}"
+                )
+            a = xp_check_finite(xp, xp.astype(a, z.dtype), fname, name)
+        extras.append(a)
+    result = _array_api.binary_cross_entropy(
+        xp, z, t, weight=extras[0], pos_weight=extras[1], reduction=reduction, need_grad=need_grad
+    )
+    if not need_grad:
+        return _array_api.finish(xp, result, result_dtype, None)
+    loss, grad = result
+    return _array_api.finish(xp, loss, result_dtype, None), _array_api.finish(xp, grad, result_dtype, None)
