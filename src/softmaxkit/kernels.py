@@ -135,19 +135,29 @@ def _shifted_parts(z: np.ndarray, axis: int, mask):
     if mask is not None:
         z = np.where(mask, z, -np.inf).astype(z.dtype, copy=False)
     m = np.max(z, axis=axis, keepdims=True)
-    posinf = m == np.inf
-    if posinf.any():
-        limit = np.where(z == np.inf, 0.0, -np.inf).astype(z.dtype)
-        z = np.where(posinf, limit, z)
-    dead = m == -np.inf
-    m_shift = np.where(dead | posinf, 0.0, m).astype(z.dtype)
+    finite = bool(np.isfinite(m).all())  # the common case: no masking of the shift needed below
+    if finite:
+        dead = np.zeros(m.shape, bool)
+        m_shift = m
+    else:
+        posinf = m == np.inf
+        if posinf.any():
+            limit = np.where(z == np.inf, 0.0, -np.inf).astype(z.dtype)
+            z = np.where(posinf, limit, z)
+        dead = m == -np.inf
+        m_shift = np.where(dead | posinf, 0.0, m).astype(z.dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         d = z - m_shift
         e = np.exp(d)
     first_max = np.argmax(d, axis=axis)
     e_rest = e.copy()
-    np.put_along_axis(e_rest, np.expand_dims(first_max, axis), 0.0, axis=axis)
-    rest = np.where(dead, 0.0, _sum_along(e_rest, axis)).astype(z.dtype)
+    if axis == e.ndim - 1 and e.ndim == 2:  # the common layout: plain indexing, much cheaper than put_along_axis
+        e_rest[np.arange(e.shape[0]), first_max] = 0.0
+    else:
+        np.put_along_axis(e_rest, np.expand_dims(first_max, axis), 0.0, axis=axis)
+    rest = _sum_along(e_rest, axis)
+    if not finite:
+        rest = np.where(dead, 0.0, rest).astype(z.dtype)
     return d, e, m, rest, dead
 
 

@@ -112,6 +112,21 @@ def _check_target(target, logits_shape, axis, n_classes, ignore_index, label_smo
     raise TypeError(f"{fname}: target must be integer class labels or float probabilities, got dtype {t.dtype}")
 
 
+def _pick(a: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``a[..., labels]`` entry by entry along the last (class) axis: shape ``labels.shape``."""
+    if a.ndim == 2:  # the common layout: plain indexing, several times cheaper than take_along_axis
+        return a[np.arange(a.shape[0]), labels]
+    return np.take_along_axis(a, labels[..., None], axis=-1)[..., 0]
+
+
+def _put(a: np.ndarray, labels: np.ndarray, values: np.ndarray) -> None:
+    """Set ``a[..., labels] = values`` entry by entry along the last (class) axis, in place."""
+    if a.ndim == 2:
+        a[np.arange(a.shape[0]), labels] = values
+    else:
+        np.put_along_axis(a, labels[..., None], values[..., None], axis=-1)
+
+
 def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
     """Per-row losses and the 'mean' denominator from log-probabilities (class axis last).
 
@@ -124,7 +139,7 @@ def _loss_from_log_probs(logp, tgt, weight, label_smoothing, reduction):
     n_classes = logp.shape[-1]
     dtype = logp.dtype
     if tgt.labels is not None:
-        picked = np.take_along_axis(logp, tgt.labels[..., None], axis=-1)[..., 0]
+        picked = _pick(logp, tgt.labels)
         w_y = np.ones(tgt.labels.shape, dtype) if weight is None else weight[tgt.labels]
         with np.errstate(invalid="ignore"):  # ignored rows may hold 0 * -inf; they are masked to 0 here
             loss = np.where(tgt.active, 0.0 - w_y * picked, 0).astype(dtype)  # 0.0 - x: a sure hit costs +0
@@ -361,8 +376,7 @@ def cross_entropy_and_grad(
         w_y = np.ones(tgt.labels.shape, dtype) if w is None else w[tgt.labels]
         w_y = np.where(tgt.active, w_y, 0).astype(dtype)
         grad = p * ((1 - eps) * w_y)[..., None]
-        idx = tgt.labels[..., None]
-        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, -1) - ((1 - eps) * w_y)[..., None], -1)
+        _put(grad, tgt.labels, _pick(grad, tgt.labels) - (1 - eps) * w_y)
         if label_smoothing:
             w_sum = dtype.type(n_classes) if w is None else w.sum(dtype=dtype)
             w_vec = np.ones(n_classes, dtype) if w is None else w
