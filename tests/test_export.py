@@ -257,10 +257,22 @@ def test_network_ending_in_softmax_outputs_its_own_probabilities(rng, tmp_path):
     assert [node.op_type for node in proto.graph.node].count("Softmax") == 1
     x = _inputs(model, 7, rng)
     out = _run(tmp_path / "m.onnx", x)
-    # probabilities: the network's output; logits: the Softmax layer's input
-    assert np.max(np.abs(out["probabilities"] - model.predict_logits(x))) <= TOL
+    # probabilities: the network's output; logits: the Softmax layer's input, as predict_logits defines them
+    assert np.max(np.abs(out["probabilities"] - model.predict_proba(x))) <= TOL
+    assert np.max(np.abs(out["logits"] - model.predict_logits(x))) <= TOL
     logits = nn.Sequential(body, input_shape=(1, 8, 8)).predict_logits(x)
-    assert np.max(np.abs(out["logits"] - logits)) <= TOL
+    np.testing.assert_array_equal(model.predict_logits(x), logits)
+
+
+def test_a_calibrated_network_ending_in_softmax_is_calibrated_on_its_logits(rng, tmp_path):
+    body = _build("mlp-activations", rng).layers
+    model = nn.Sequential([*body, nn.Softmax()], input_shape=(1, 8, 8))
+    calibrated = CalibratedModel(model, TemperatureScaling.from_dict(_temperature_dict(2.0, 10)))
+    export_onnx(calibrated, tmp_path / "m.onnx")
+    x = _inputs(model, 7, rng)
+    out = _run(tmp_path / "m.onnx", x)
+    assert np.max(np.abs(out["probabilities"] - calibrated.predict_proba(x))) <= TOL
+    assert np.max(np.abs(out["logits"] - calibrated.predict_logits(x))) <= TOL
 
 
 def test_input_shape_for_a_network_without_one(rng, tmp_path):
@@ -329,7 +341,6 @@ def _bad_models():
     huge = nn.Sequential([nn.Dense(3, 2, rng=rng)], input_shape=(3,)).astype(np.float64)
     huge.layers[0].params["weight"][0, 0] = 1e300
     wide = TemperatureScaling().fit(rng.normal(size=(30, 4)), np.arange(30) % 4)
-    softmax_end = nn.Sequential([nn.Dense(3, 2, rng=rng), nn.Softmax()], input_shape=(3,))
 
     class Unfitted:
         def fit(self, X, y):  # pragma: no cover - never called
@@ -349,7 +360,6 @@ def _bad_models():
         ("unfitted-calibrator", _Estimator(dense, TemperatureScaling(), None), NotFittedError, "not fitted"),
         ("calibrator-width", _Estimator(dense, wide, None), ValueError, "fitted on 4 classes"),
         ("classes-width", _Estimator(dense, None, ["a", "b", "c"]), ValueError, "3 classes_"),
-        ("softmax-and-calibrator", CalibratedModel(softmax_end, TemperatureScaling.from_dict(_temperature_dict(2.0, 2))), ValueError, "ends in Softmax"),
     ]  # fmt: skip
 
 

@@ -78,8 +78,7 @@ def export_onnx(model, path, *, opset=None, input_shape=None):
         (the message names it).
     ValueError
         No input shape, an output that is not one row of scores per sample, parameters that are not
-        finite in float32, classes that do not match the output, or a network ending in Softmax
-        with a calibrator (see Notes).
+        finite in float32, or a calibrator whose classes do not match the output.
 
     Notes
     -----
@@ -96,11 +95,10 @@ def export_onnx(model, path, *, opset=None, input_shape=None):
       to float32, so its outputs agree with float64 ``predict_proba`` to float32 precision; values
       beyond float32's range are refused. Calibrators (fitted in float64) are rounded the same way.
     - **A network ending in Softmax** (ignoring trailing Dropout) already outputs probabilities, so
-      that last Softmax is the graph's probability head: ``logits`` is the Softmax's input and
-      ``probabilities`` its output, which is the network's own output, ``model.predict_logits(x)``.
-      (``Sequential.predict_proba`` would apply softmax a second time.) A calibrator fitted on the
-      output of such a network was fitted on probabilities, not logits: that combination is
-      ambiguous and refused; export the network without its last Softmax instead.
+      that last Softmax is the graph's probability head: ``logits`` is the Softmax's input, as
+      :meth:`~softmaxkit.nn.Sequential.predict_logits` defines it for such a network, and
+      ``probabilities`` its output (calibrated first when there is a calibrator, which was fitted on
+      those logits).
     - **Metadata** (``metadata_props``, each value JSON): ``class_names``, ``classes`` (an
       estimator's ``classes_`` in order; labels JSON cannot hold are written as their ``str``),
       ``calibration`` (``"none"``, ``"temperature"``, ``"vector"`` or ``"matrix"``) and
@@ -126,10 +124,10 @@ def export_onnx(model, path, *, opset=None, input_shape=None):
     (opset,) = validate(_FNAME, {"opset": Integer(MIN_OPSET, onnx.defs.onnx_opset_version())}, opset=opset)
     network, calibrator, classes = _unpack(model)
     shape = _input_shape(network, input_shape)
-    body, softmax_head = _split_head(network.layers)
+    body = _logit_layers(network.layers)
     _check_layers(body)
     n_classes = _n_classes(network, shape)
-    _check_calibrator(calibrator, n_classes, softmax_head)
+    _check_calibrator(calibrator, n_classes)
     class_names = _class_names(network, classes, n_classes)
 
     graph = _GraphBuilder(onnx)
@@ -218,15 +216,15 @@ def _input_shape(network, input_shape) -> tuple:
     return network.input_shape
 
 
-def _split_head(layers) -> tuple[list, bool]:
-    """The layers to convert, and whether the network ends in Softmax (ignoring trailing Dropout),
-    which is then dropped: the graph's probability head computes it."""
+def _logit_layers(layers) -> list:
+    """The layers to convert: a network's last Softmax (ignoring trailing Dropout) is left out, since
+    the graph's probability head computes it (as ``Sequential.predict_logits`` leaves it out)."""
     end = len(layers)
     while end and type(layers[end - 1]) is nn.Dropout:
         end -= 1
     if end and type(layers[end - 1]) is nn.Softmax:
-        return list(layers[: end - 1]), True
-    return list(layers), False
+        return list(layers[: end - 1])
+    return list(layers)
 
 
 def _n_classes(network, shape) -> int:
@@ -243,7 +241,7 @@ def _n_classes(network, shape) -> int:
     return out[0]
 
 
-def _check_calibrator(calibrator, n_classes: int, softmax_head: bool) -> None:
+def _check_calibrator(calibrator, n_classes: int) -> None:
     """A calibrator (or None) that can be exported after this network: known kind, fitted, of its width."""
     if calibrator is None:
         return
@@ -255,11 +253,6 @@ def _check_calibrator(calibrator, n_classes: int, softmax_head: bool) -> None:
     if calibrator.n_classes_ != n_classes:
         raise ValueError(
             f"{_FNAME}: the calibrator was fitted on {calibrator.n_classes_} classes, but the network outputs {n_classes}"
-        )
-    if softmax_head:
-        raise ValueError(
-            f"{_FNAME}: the network ends in Softmax, so its calibrator was fitted on probabilities rather than "
-            "logits; export the network without its last Softmax layer (the graph computes the probabilities)"
         )
     for attribute in _CALIBRATOR_CONVERTERS[type(calibrator)][0]:
         _check_float32(getattr(calibrator, attribute), f"{type(calibrator).__name__}.{attribute}")

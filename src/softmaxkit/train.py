@@ -297,6 +297,11 @@ def fit(
     """
     fname = "fit"
     rng = check_rng(rng, fname)
+    if getattr(model, "ends_in_softmax", False):
+        raise ValueError(
+            f"{fname}: the model ends in a Softmax layer, so its output is probabilities; train on the logits "
+            "(leave the Softmax layer out: predict_proba applies softmax)"
+        )
     epochs, batch_size, l2, tol, monitor = validate(
         fname, _CONSTRAINTS, epochs=epochs, batch_size=batch_size, l2=l2, tol=tol, monitor=monitor
     )

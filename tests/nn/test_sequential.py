@@ -135,3 +135,23 @@ def test_summary_and_repr(rng):
     text = model.summary()
     assert "Conv2D" in text and f"{model.n_params:,}" in text
     assert repr(model).startswith("Sequential([")
+
+
+def test_a_softmax_head_is_not_applied_twice(rng):
+    dense = nn.Dense(4, 3, rng=rng)
+    plain = nn.Sequential([dense], input_shape=(4,))
+    headed = nn.Sequential([dense, nn.Softmax(), nn.Dropout(0.5, rng=rng)], input_shape=(4,))
+    x = rng.random((5, 4), dtype=np.float32)
+    assert headed.ends_in_softmax and not plain.ends_in_softmax
+    np.testing.assert_array_equal(headed.predict_logits(x), plain.predict_logits(x))
+    np.testing.assert_array_equal(headed.predict_proba(x), plain.predict_proba(x))
+    np.testing.assert_allclose(headed.forward(x), plain.predict_proba(x), rtol=1e-6)  # forward keeps the head
+    assert headed.predict_logits(x[:0]).shape == (0, 3)
+
+
+def test_training_a_softmax_headed_model_is_refused(rng):
+    from softmaxkit.train import fit
+
+    model = nn.Sequential([nn.Dense(4, 3, rng=rng), nn.Softmax()], input_shape=(4,))
+    with pytest.raises(ValueError, match="ends in a Softmax layer"):
+        fit(model, rng.random((6, 4)), np.arange(6) % 3, optimizer=nn.SGD(0.1), rng=rng, progress=False)

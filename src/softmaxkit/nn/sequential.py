@@ -13,6 +13,7 @@ from .._validation import Integer, validate
 from ..kernels import softmax
 from ._format import write_model
 from .base import Layer
+from .layers import Dropout, Softmax
 
 __all__ = ["Sequential"]
 
@@ -136,14 +137,35 @@ class Sequential:
         return np.argmax(self.predict_logits(x, batch_size=batch_size), axis=-1)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
-        """Logits for a batch; ``training=True`` keeps what :meth:`backward` needs and enables dropout.
+        """The last layer's output for a batch (the logits, unless the model ends in a Softmax layer).
 
-        The input is cast once to the model's dtype (float32).
+        ``training=True`` keeps what :meth:`backward` needs and enables dropout. The input is cast once
+        to the model's dtype (float32).
         """
-        x = self._prepare(x)
-        for layer in self.layers:
+        return self._run(self._prepare(x), self.layers, training)
+
+    @staticmethod
+    def _run(x, layers, training: bool) -> np.ndarray:
+        for layer in layers:
             x = layer.forward(x, training)
         return x
+
+    @property
+    def ends_in_softmax(self) -> bool:
+        """Whether the last layer (Dropout aside, an identity at inference) is a :class:`~softmaxkit.nn.Softmax`.
+
+        Such a model outputs probabilities: :meth:`predict_logits` then returns that Softmax's input,
+        so that :meth:`predict_proba` does not apply softmax twice; training needs the logits, so
+        :func:`softmaxkit.train.fit` refuses it.
+        """
+        return self._head() < len(self.layers)
+
+    def _head(self) -> int:
+        """Index of a trailing Softmax layer (Dropout aside), or ``len(self.layers)`` without one."""
+        i = len(self.layers) - 1
+        while i >= 0 and isinstance(self.layers[i], Dropout):
+            i -= 1
+        return i if i >= 0 and isinstance(self.layers[i], Softmax) else len(self.layers)
 
     def backward(self, grad, *, input_grad: bool = False):
         """Back-propagate ``d loss / d logits`` through all layers in reverse, filling every ``grads``.
@@ -161,20 +183,24 @@ class Sequential:
         return g if input_grad else None
 
     def predict_logits(self, x, *, batch_size: int = 1024) -> np.ndarray:
-        """Logits, ndarray of shape (n_samples, n_classes), computed ``batch_size`` samples at a time."""
+        """Logits, ndarray of shape (n_samples, n_classes), computed ``batch_size`` samples at a time.
+
+        For a model that ends in a Softmax layer these are that layer's input (see :attr:`ends_in_softmax`).
+        """
         x = np.asarray(x)
         (batch_size,) = validate("Sequential.predict_logits", {"batch_size": Integer(1)}, batch_size=batch_size)
         if x.ndim == 0:
             raise ValueError("Sequential: expected a batch of samples, got a scalar")
         n = x.shape[0]
+        layers = self.layers[: self._head()]
         out = None
         for lo in range(0, n, batch_size):
-            logits = self.forward(x[lo : lo + batch_size])
+            logits = self._run(self._prepare(x[lo : lo + batch_size]), layers, False)
             if out is None:
                 out = np.empty((n, *logits.shape[1:]), logits.dtype)
             out[lo : lo + len(logits)] = logits
         if out is None:  # empty input: one dummy-free shape pass when possible
-            width = self.output_shape(x.shape[1:]) if self.layers else x.shape[1:]
+            width = self.output_shape(x.shape[1:]) if layers else x.shape[1:]
             out = np.empty((0, *width), self.dtype)
         return out
 
