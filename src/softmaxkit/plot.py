@@ -254,6 +254,11 @@ def plot_prediction_grid(
     ndarray of Axes of shape (nrows, 2 * ncols)
     """
     images = np.asarray(images)[:n]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[1] not in (1, 3)):
+        raise ValueError(
+            "plot_prediction_grid: images must have shape (n, channels, height, width) with 1 or 3 channels, "
+            f"or (n, height, width), got {images.shape}"
+        )
     probs = np.asarray(probs)[: len(images)]
     n = len(images)
     nrows = -(-n // ncols)

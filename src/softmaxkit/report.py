@@ -47,6 +47,11 @@ def _embed(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _is_image(x) -> bool:
+    """Whether samples of ``x`` are pictures: (C, H, W) with one or three channels, or (H, W)."""
+    return (x.ndim == 4 and x.shape[1] in (1, 3)) or x.ndim == 3
+
+
 def write_report(model, data, out, *, title: str = "model") -> ReportFiles:
     """Write ``out/index.html`` and its figures for ``model`` evaluated on ``data``'s test split.
 
@@ -89,11 +94,11 @@ def write_report(model, data, out, *, title: str = "model") -> ReportFiles:
             "Confusion matrix (rows: true class, columns: predicted).",
         )
     )
-    pick = np.sort(np.random.default_rng(0).choice(len(y), size=min(12, len(y)), replace=False))
-    grid = plot_prediction_grid(data.x_test[pick], probs[pick], summary["class_names"], labels=y[pick])
-    figures.append(
-        (save_figure(grid, out / "predictions.png"), "Test images with their three most probable classes (red: wrong).")
-    )
+    if _is_image(data.x_test):  # tabular features have no picture to show
+        pick = np.sort(np.random.default_rng(0).choice(len(y), size=min(12, len(y)), replace=False))
+        grid = plot_prediction_grid(data.x_test[pick], probs[pick], summary["class_names"], labels=y[pick])
+        caption = "Test images with their three most probable classes (red: wrong)."
+        figures.append((save_figure(grid, out / "predictions.png"), caption))
     figures.append(
         (
             save_figure(

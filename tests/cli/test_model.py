@@ -142,3 +142,20 @@ def test_ctrl_c_during_training_keeps_the_best_model_and_says_where(tiny_data, t
     from softmaxkit import nn
 
     assert len(nn.load(out).metadata["history"]["epochs"]) == 2
+
+
+def test_tabular_features_train_evaluate_and_report(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 3
+    x = rng.random((120, 5)).astype(np.float32) + y[:, None] * 0.5
+    data = tmp_path / "table.npz"
+    np.savez(data, x=x[:90], y=y[:90], x_test=x[90:], y_test=y[90:])
+    model = tmp_path / "table.skm"
+    assert (
+        main(["train", "--data", str(data), "--hidden", "8", "--epochs", "3", "--out", str(model), "--no-progress"])
+        == 0
+    )
+    assert main(["evaluate", str(model), "--data", str(data), "--json"]) == 0
+    assert main(["report", str(model), "--data", str(data), "--out", str(tmp_path / "report")]) == 0
+    assert "report written" in capsys.readouterr().out
+    assert not (tmp_path / "report" / "predictions.png").exists()  # no pictures of feature rows
