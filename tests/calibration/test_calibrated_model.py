@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from softmaxkit import nn
+from softmaxkit import nn, softmax
 from softmaxkit.calibration import (
     CalibratedModel,
     MatrixScaling,
     NotFittedError,
     TemperatureScaling,
+    VectorScaling,
     calibrate,
     load_model,
 )
@@ -141,3 +142,58 @@ def test_constructor_checks(network, held_out):
         CalibratedModel(network, wrong)
     with pytest.raises(ValueError, match="calibrate: method must be one of"):
         calibrate(network, *held_out, method="platt")
+
+
+# -------------------------------------------------------------------------------- calibrators of probabilities
+
+
+def test_a_calibrator_of_probabilities_is_refused(network, held_out):
+    """A CalibratedModel feeds its calibrator logits: one fitted on probabilities would misread them."""
+    x, y = held_out
+    logits = network.predict_logits(x).astype(np.float64)
+    on_probs = TemperatureScaling(inputs="probabilities").fit(softmax(logits), y)
+    with pytest.raises(
+        ValueError,
+        match=r"CalibratedModel: the calibrator takes inputs='probabilities', but a CalibratedModel feeds it the "
+        r"network's logits; the temperature is the same on logits, so calibrator.set_params\(inputs='logits'\)",
+    ):
+        CalibratedModel(network, on_probs)
+    converted = CalibratedModel(network, on_probs.set_params(inputs="logits"))
+    on_logits = TemperatureScaling().fit(logits, y)
+    assert converted.calibrator.temperature_ == pytest.approx(on_logits.temperature_, rel=1e-12)
+    np.testing.assert_allclose(
+        converted.predict_proba(x), CalibratedModel(network, on_logits).predict_proba(x), rtol=1e-6
+    )
+
+    vector = VectorScaling(inputs="probabilities").fit(softmax(logits), y)
+    with pytest.raises(ValueError, match=r"takes inputs='probabilities'.*refit it on the network's logits"):
+        CalibratedModel(network, vector)
+
+
+def test_a_model_file_with_a_calibrator_of_probabilities_is_refused(network, held_out, tmp_path):
+    path = tmp_path / "m.skm"
+    calibrate(network, *held_out, method="vector").save(path)
+    header = _read_header(path)
+    assert header["calibration"]["params"]["inputs"] == "logits"  # files say what the calibrator takes
+    header["calibration"]["params"]["inputs"] = "probabilities"
+    _rewrite_header(path, calibration=header["calibration"])
+    with pytest.raises(nn.ModelFileError, match=r"inconsistent calibration \(CalibratedModel: the calibrator takes "):
+        load_model(path)
+
+
+@pytest.mark.parametrize("method", ["temperature", "vector", "matrix"])
+def test_files_written_before_inputs_existed_load_as_logits(network, held_out, tmp_path, method):
+    path = tmp_path / "m.skm"
+    model = calibrate(network, *held_out, method=method)
+    model.save(path)
+    calibration = _read_header(path)["calibration"]
+    del calibration["params"]["inputs"]
+    _rewrite_header(path, calibration=calibration)
+    loaded = load_model(path)
+    assert loaded.calibrator.inputs == "logits"
+    np.testing.assert_array_equal(loaded.predict_proba(held_out[0]), model.predict_proba(held_out[0]))
+
+
+def _read_header(path):
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["__model__"]))

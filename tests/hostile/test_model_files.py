@@ -749,6 +749,17 @@ CALIBRATION_CASES = [
     _calibration("params-unknown", "bad params", path=("params", "evil"), value=1),
     _calibration("max-iter-str", "max_iter must be an integer", name="vector", path=("params", "max_iter"), value="9"),
     _calibration("reg-negative", "reg must be a finite number >= 0", name="matrix", path=("params", "reg"), value=-1),
+    _calibration(
+        "inputs-unknown", "inputs must be one of 'logits' | 'probabilities'", path=("params", "inputs"), value="p"
+    ),
+    _calibration("inputs-list", "inputs must be one of", name="vector", path=("params", "inputs"), value=["logits"]),
+    _calibration("inputs-long", "inputs must be one of", name="matrix", path=("params", "inputs"), value="x" * 10**6),
+    _calibration(
+        "inputs-probabilities",
+        "takes inputs='probabilities', but a CalibratedModel feeds it the network's logits",
+        path=("params", "inputs"),
+        value="probabilities",
+    ),
     _calibration("fitted-str", "d['fitted'] must be a dict", path=("fitted",), value="x"),
     _calibration("fitted-missing", "missing key(s) ['temperature']", path=("fitted", "temperature"), remove=True),
     _calibration("fitted-unknown", "unknown key(s) ['n_iter']", path=("fitted", "n_iter"), value=3),

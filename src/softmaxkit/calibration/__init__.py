@@ -1,11 +1,14 @@
 """Post-hoc calibration: honest probabilities from a trained network's logits.
 
-- :mod:`~softmaxkit.calibration.scaling`: the calibrators of logits, :class:`TemperatureScaling`,
-  :class:`VectorScaling`, :class:`MatrixScaling` (``fit(logits, labels)``, ``transform``,
-  ``predict_proba``, ``to_dict``; :func:`calibrator_from_dict` restores one).
+- :mod:`~softmaxkit.calibration.scaling`: the calibrators of a classifier's scores,
+  :class:`TemperatureScaling`, :class:`VectorScaling`, :class:`MatrixScaling`
+  (``fit(scores, y, sample_weight=None)`` with integer class indices ``y``, ``transform``,
+  ``predict_proba``, ``to_dict``; :func:`calibrator_from_dict` restores one). The scores are logits,
+  or probabilities with ``inputs="probabilities"``; the calibrators are scikit-learn estimators
+  (``get_params``, ``set_params``, :func:`sklearn.base.clone`).
 - :mod:`~softmaxkit.calibration.calibrated_model`: :class:`CalibratedModel`, a fitted network and a
-  fitted calibrator used together (what a calibrated model file loads as); :func:`calibrate` fits one
-  on held-out data; :func:`load_model` reads any model file.
+  fitted calibrator of its logits used together (what a calibrated model file loads as);
+  :func:`calibrate` fits one on held-out data; :func:`load_model` reads any model file.
 
 Examples
 --------

@@ -3,6 +3,11 @@
 The wrapper knows the model, not the other way round: :class:`softmaxkit.nn.Sequential` knows
 nothing of calibration. A calibrated model file is an ordinary model file whose header also holds the
 calibrator (under ``"calibration"``); :func:`load_model` reads either kind.
+
+A :class:`CalibratedModel`'s calibrator always takes the network's logits (``inputs="logits"``):
+whoever holds one may call ``model.calibrator.transform(logits)``. A calibrator fitted on
+probabilities is refused, in Python and in a model file, rather than fed logits it would misread or
+converted behind the caller's back.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ class CalibratedModel:
     model : softmaxkit.nn.Sequential
         The fitted network.
     calibrator : TemperatureScaling, VectorScaling or MatrixScaling
-        Fitted on the network's logits of held-out data.
+        Fitted on the network's logits of held-out data (``inputs="logits"``). One fitted on
+        probabilities is refused: vector and matrix scaling of :math:`\\log p` are other maps than
+        of the logits (see :mod:`softmaxkit.calibration.scaling`), and ``calibrator.transform`` must
+        take what the network outputs. A temperature is the same either way, so a
+        ``TemperatureScaling`` fitted on probabilities converts with
+        ``calibrator.set_params(inputs="logits")``.
 
     Attributes
     ----------
@@ -68,6 +78,16 @@ class CalibratedModel:
             raise TypeError(f"{fname}: calibrator must be one of {names}, got {type(calibrator).__name__}")
         if not hasattr(calibrator, "n_classes_"):
             raise NotFittedError(f"{fname}: the calibrator is not fitted; fit it on held-out logits first")
+        if calibrator.inputs != "logits":
+            hint = (
+                "; the temperature is the same on logits, so calibrator.set_params(inputs='logits') converts it"
+                if isinstance(calibrator, TemperatureScaling)
+                else "; refit it on the network's logits (calibrate(model, x_val, y_val, method=...))"
+            )
+            raise ValueError(
+                f"{fname}: the calibrator takes inputs={calibrator.inputs!r}, but a CalibratedModel feeds it the "
+                f"network's logits{hint}"
+            )
         if model.input_shape is not None and model.output_shape() != (calibrator.n_classes_,):
             raise ValueError(
                 f"{fname}: the calibrator was fitted on {calibrator.n_classes_} classes, but the model "

@@ -1,215 +1,126 @@
-"""Calibrators of a classifier's logits: temperature, vector and matrix scaling.
+r"""Calibrators of a classifier's scores: temperature, vector and matrix scaling.
 
-Each calibrator learns a small map :math:`g` of the logits on held-out data (never the training
-set) by minimising the negative log-likelihood of the labels, and then predicts
-``softmax(g(z))``. They share one interface::
+Each calibrator learns a small map :math:`g` of the scores on held-out data (never the training
+set) by minimising the (weighted) negative log-likelihood of the labels, and then predicts
+``softmax(g(s))``. They share one interface, scikit-learn's estimator protocol::
 
-    cal = TemperatureScaling().fit(logits_val, labels_val)
-    probs = cal.predict_proba(logits_test)      # calibrated probabilities
-    z_cal = cal.transform(logits_test)          # calibrated logits
-    d = cal.to_dict()                           # JSON-able; calibrator_from_dict(d) restores it
+    cal = TemperatureScaling().fit(logits_val, y_val)      # y: integer class indices
+    probs = cal.predict_proba(logits_test)                 # calibrated probabilities
+    z_cal = cal.transform(logits_test)                     # calibrated logits
+    d = cal.to_dict()                                      # JSON-able; calibrator_from_dict(d) restores it
 
 ======================  ==========================  ===========  ================
-calibrator              map :math:`g(z)`            parameters   keeps the argmax
+calibrator              map :math:`g(s)`            parameters   keeps the argmax
 ======================  ==========================  ===========  ================
-``TemperatureScaling``  :math:`z / T`               1            yes
-``VectorScaling``       :math:`w \\odot z + b`       2K           no
-``MatrixScaling``       :math:`W z + b`             K² + K       no
+``TemperatureScaling``  :math:`s / T`               1            yes
+``VectorScaling``       :math:`w \odot s + b`       2K           no
+``MatrixScaling``       :math:`W s + b`             K² + K       no
 ======================  ==========================  ===========  ================
 
 Temperature scaling is the safe default (Guo et al. 2017); the richer maps can fix class-dependent
 miscalibration but need more data, and matrix scaling needs its regulariser.
+
+**Scores.** ``inputs="logits"`` (the default): the scores :math:`s` are a softmax model's logits
+:math:`z`. ``inputs="probabilities"``: they are the model's probabilities :math:`p`, and the map
+works on :math:`s = \log p`; ``transform`` and ``predict_proba`` then take probabilities too. For a
+softmax model :math:`\log p = z - \operatorname{logsumexp}(z)\,\mathbf 1`, the logits shifted by a
+per-row constant:
+
+- temperature scaling ignores such a shift (:math:`(z + c\mathbf 1)/T = z/T + (c/T)\mathbf 1` and
+  softmax ignores per-row shifts), so ``TemperatureScaling(inputs="probabilities")`` fitted on
+  ``softmax(z)`` finds the temperature ``TemperatureScaling()`` finds on ``z``;
+- vector and matrix scaling do not: :math:`W(z + c\mathbf 1) + b = Wz + b + c\,W\mathbf 1` is a
+  per-row shift only when every row of :math:`W` has the same sum (for vector scaling, when all
+  :math:`w_k` are equal, i.e. temperature scaling). Fitted on probabilities they are another model,
+  the one of Dirichlet calibration (Kull et al. 2019): :math:`\operatorname{softmax}(W \log p + b)`,
+  which depends on the probabilities alone, where the logit version also depends on how the network
+  happens to offset its logits. Fitting them on probabilities is the same as fitting them on
+  ``log_softmax(z)`` with ``inputs="logits"``.
+
+Probabilities exactly 0 give :math:`\log 0 = -\infty`. Temperature scaling maps it exactly
+(:math:`-\infty / T = -\infty`, probability 0 stays 0); a label whose probability is 0 makes the NLL
+infinite at every temperature, so ``fit`` refuses such rows. Vector and matrix scaling refuse zeros:
+:math:`w \cdot (-\infty)` is :math:`\pm\infty` or NaN (for :math:`w = 0`) and :math:`W s` mixes it
+into every class. Probabilities are never clipped: pass logits, or use temperature scaling.
+
+**Labels** are integer class indices in ``[0, n_classes)``: column ``k`` of the scores belongs to
+class ``k`` (use :class:`sklearn.preprocessing.LabelEncoder` for other labels).
+
+**Sample weights.** ``fit(scores, y, sample_weight=w)`` minimises the weighted mean NLL
+:math:`\sum_i w_i \ell_i / \sum_i w_i`, as :func:`sklearn.metrics.log_loss` weights it: an integer
+weight counts a row that many times, a zero weight drops it.
+
+**scikit-learn.** The calibrators follow the estimator protocol without importing scikit-learn
+(which would double the start-up time of every command that loads a model file): ``get_params``,
+``set_params`` and :func:`sklearn.base.clone` work; parameters are stored as given and checked in
+``fit``; fitted attributes end in ``_``; :func:`sklearn.utils.validation.check_is_fitted` and the
+estimator tags (``__sklearn_tags__``, and ``_more_tags`` for scikit-learn < 1.6) are supported; a
+method called before ``fit`` raises :class:`softmaxkit.exceptions.NotFittedError`, which is also
+scikit-learn's ``NotFittedError`` once scikit-learn has been imported.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import reprlib
 from typing import ClassVar
 
 import numpy as np
 from scipy import optimize
 
-from .._validation import (
-    NON_NEGATIVE,
-    Integer,
-    OrNone,
-    as_float_array,
-    check_label_vector,
-    check_score_matrix,
-    validate,
-)
-from ..exceptions import NotFittedError
+from .._validation import validate
 from ..kernels import softmax
-from ..losses import cross_entropy, cross_entropy_and_grad
+from ._base import CONSTRAINTS, Calibrator, nll_and_grad, short
 
 __all__ = ["TemperatureScaling", "VectorScaling", "MatrixScaling", "calibrator_from_dict"]
 
-_CONSTRAINTS = {"max_iter": Integer(1), "reg": NON_NEGATIVE, "bias_reg": OrNone(NON_NEGATIVE)}
 
+class TemperatureScaling(Calibrator):
+    r"""Temperature scaling: divide all scores by one learned temperature :math:`T > 0`.
 
-def _check_logits(logits, fname, n_classes=None):
-    """Return ``(float64 logits of shape (n, k), result dtype)``; ``n_classes`` fixes ``k`` (and then
-    ``n = 0`` is allowed: transforming no rows gives no rows)."""
-    z = check_score_matrix(logits, fname, "logits", probabilities=False, allow_empty=n_classes is not None)
-    if n_classes is not None and z.shape[1] != n_classes:
-        raise ValueError(f"{fname}: logits have {z.shape[1]} classes, but the calibrator was fitted on {n_classes}")
-    return z, as_float_array(logits, fname, "logits")[1]
-
-
-class _LogitCalibrator:
-    """Shared plumbing: validation, ``predict_proba``, NLL bookkeeping and (de)serialisation.
-
-    Subclasses set ``kind`` and ``_fitted_names`` (fitted attributes without the trailing ``_``)
-    and implement ``_fit(z, y)`` (setting those attributes), ``_apply(z)`` and ``_params()``.
-    """
-
-    kind = ""
-    _fitted_names: tuple = ()
-    #: Dimensions of each fitted attribute (0: a float), for restoring it from JSON.
-    _fitted_ndims: ClassVar[dict] = {}
-
-    def fit(self, logits, labels):
-        """Learn the map from held-out logits and their true labels by minimising the NLL.
-
-        Parameters
-        ----------
-        logits : array_like of shape (n_samples, n_classes)
-            Finite logits of data the model was not trained on (a validation split).
-        labels : array_like of int, shape (n_samples,)
-            True classes in ``[0, n_classes)``.
-
-        Returns
-        -------
-        self
-        """
-        fname = f"{type(self).__name__}.fit"
-        self._validate_params(fname)
-        z, _ = _check_logits(logits, fname)
-        y = check_label_vector(labels, z.shape[0], z.shape[1], fname, "labels")
-        self._fit(z, y)
-        self.n_classes_ = z.shape[1]
-        self.nll_before_ = float(cross_entropy(z, y))
-        self.nll_after_ = float(cross_entropy(self._apply(z), y))
-        return self
-
-    def transform(self, logits):
-        """Calibrated logits :math:`g(z)`, of the same shape and float dtype as ``logits`` (n_samples, n_classes)."""
-        fname = f"{type(self).__name__}.transform"
-        self._check_fitted(fname)
-        z, result_dtype = _check_logits(logits, fname, self.n_classes_)
-        return self._apply(z).astype(result_dtype, copy=False)
-
-    def predict_proba(self, logits):
-        """Calibrated probabilities ``softmax(transform(logits))`` of shape (n_samples, n_classes)."""
-        fname = f"{type(self).__name__}.predict_proba"
-        self._check_fitted(fname)
-        z, result_dtype = _check_logits(logits, fname, self.n_classes_)
-        return softmax(self._apply(z)).astype(result_dtype, copy=False)
-
-    # ---- state
-
-    def _is_fitted(self):
-        return hasattr(self, "n_classes_")
-
-    def _check_fitted(self, fname):
-        if not self._is_fitted():
-            raise NotFittedError(
-                f"{fname}: this {type(self).__name__} is not fitted yet; call fit(logits, labels) first"
-            )
-
-    def _validate_params(self, fname):
-        pass
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
-        return f"{type(self).__name__}({args})"
-
-    def to_dict(self) -> dict:
-        """A JSON-able description: ``{"kind", "params", "fitted"}`` (``fitted`` is None before fit)."""
-        fitted = None
-        if self._is_fitted():
-            fitted = {"n_classes": int(self.n_classes_), "nll_before": self.nll_before_, "nll_after": self.nll_after_}
-            for name in self._fitted_names:
-                value = getattr(self, name + "_")
-                fitted[name] = value.tolist() if isinstance(value, np.ndarray) else float(value)
-        return {"kind": self.kind, "params": self._params(), "fitted": fitted}
-
-    @classmethod
-    def from_dict(cls, d):
-        """Rebuild a calibrator from :meth:`to_dict`'s output (e.g. after a JSON round trip).
-
-        ``d`` may come from an untrusted file: its keys, the types of its params and fitted numbers
-        (finite, of the shapes ``n_classes`` implies) are checked, and a TypeError or ValueError
-        says what is wrong.
-        """
-        fname = f"{cls.__name__}.from_dict"
-        _check_keys(d, {"kind", "params", "fitted"}, fname, "d")
-        if d["kind"] != cls.kind:
-            raise ValueError(f"{fname}: d describes kind {_short(d['kind'])}, expected {cls.kind!r}")
-        obj = cls._from_params(d["params"], fname)
-        fitted = d["fitted"]
-        if fitted is None:
-            return obj
-        _check_keys(fitted, {"n_classes", "nll_before", "nll_after", *obj._fitted_names}, fname, "d['fitted']")
-        k = fitted["n_classes"]
-        if not (_is_integer(k) and k >= 1):
-            raise TypeError(f"{fname}: d['fitted']['n_classes'] must be a positive integer, got {_short(k)}")
-        obj.n_classes_ = int(k)
-        obj.nll_before_ = _restored_number(fitted["nll_before"], fname, "nll_before")
-        obj.nll_after_ = _restored_number(fitted["nll_after"], fname, "nll_after")
-        for name, ndim in obj._fitted_ndims.items():
-            setattr(obj, name + "_", _restored_array(fitted[name], ndim, fname, name))
-        obj._check_restored(fname)
-        return obj
-
-    @classmethod
-    def _from_params(cls, params, fname):
-        """A new calibrator from the ``params`` of :meth:`to_dict`, validated as :meth:`fit` would."""
-        if not isinstance(params, dict):
-            raise TypeError(f"{fname}: d['params'] must be a dict, got {_short(params)}")
-        params = dict(params)
-        if isinstance(params.get("bounds"), list):
-            params["bounds"] = tuple(params["bounds"])
-        try:
-            obj = cls(**params)
-        except TypeError as exc:
-            raise ValueError(f"{fname}: bad params {_short(params)}: {exc}") from None
-        obj._validate_params(fname)
-        return obj
-
-    def _check_restored(self, fname):
-        pass
-
-
-class TemperatureScaling(_LogitCalibrator):
-    r"""Temperature scaling: divide all logits by one learned temperature :math:`T > 0`.
+    With scores :math:`s_i` (logits, or :math:`\log p_i`), labels :math:`y_i` and weights
+    :math:`w_i` (default 1),
 
     .. math::
 
-        \hat T = \operatorname*{argmin}_{T} \; -\frac1n \sum_{i=1}^n
-            \log \operatorname{softmax}(z_i / T)_{y_i}
+        \hat T = \operatorname*{argmin}_{T} \; \frac{\sum_i w_i \ell_i(T)}{\sum_i w_i}, \qquad
+        \ell_i(T) = -\log \operatorname{softmax}(s_i / T)_{y_i}.
 
-    The minimisation runs over :math:`\log T` with a bounded scalar minimiser
-    (:func:`scipy.optimize.minimize_scalar`, ``method="bounded"``), so :math:`T` stays positive and
-    finite. The NLL is convex in :math:`1/T`, hence unimodal in :math:`\log T`: the bounded search
-    finds the global minimum. Dividing by a positive number never changes the argmax, so accuracy
-    is untouched; :math:`T > 1` softens over-confident probabilities, :math:`T < 1` sharpens them.
+    The NLL is convex in :math:`\beta = 1/T`, with derivative
+
+    .. math::
+
+        \frac{\partial\,\mathrm{NLL}}{\partial \beta} = \frac{\sum_i w_i \big(
+            \mathbb E_{\operatorname{softmax}(\beta s_i)}[s_i] - s_{i y_i}\big)}{\sum_i w_i},
+
+    which increases with :math:`\beta`: the fit finds its zero with Brent's method on :math:`\log T`
+    within ``bounds`` (:func:`scipy.optimize.brentq`, to about 1e-12 relative), or the bound it points
+    to when it keeps one sign there (when it is zero throughout, as with one class, :math:`T = 1`).
+    So :math:`T` stays positive and finite, and the optimum is global and precise beyond what a
+    search on the NLL's values can resolve. Dividing by a positive number never changes the argmax,
+    so accuracy is untouched; :math:`T > 1` softens over-confident probabilities, :math:`T < 1`
+    sharpens them.
+
+    The expectation and :math:`s_{iy_i}` do not change when :math:`s_i` is shifted by a constant, so
+    the temperature fitted on probabilities (:math:`s = \log p`) is the one fitted on the logits.
+    Probabilities exactly 0 are exact here: :math:`-\infty / T = -\infty`.
 
     Parameters
     ----------
     bounds : tuple of float, default (1e-3, 1e3)
         Search interval for :math:`T`. A fitted temperature at a bound means the data want a more
         extreme one (e.g. perfectly separated logits drive :math:`T \to 0`).
+    inputs : {"logits", "probabilities"}, default "logits"
+        What ``fit``, ``transform`` and ``predict_proba`` take (see the module notes).
 
     Attributes
     ----------
     temperature_ : float
         The fitted temperature.
     n_classes_ : int
+        The number of classes (columns of the scores); ``n_features_in_`` is the same number.
     nll_before_, nll_after_ : float
-        Mean NLL of the fitting data before and after scaling.
+        Weighted mean NLL of the fitting data before and after scaling.
 
     References
     ----------
@@ -219,6 +130,7 @@ class TemperatureScaling(_LogitCalibrator):
     Examples
     --------
     >>> import numpy as np
+    >>> from softmaxkit import softmax
     >>> from softmaxkit.calibration import TemperatureScaling
     >>> rng = np.random.default_rng(0)
     >>> z = rng.normal(0.0, 3.0, size=(5000, 4))
@@ -231,19 +143,28 @@ class TemperatureScaling(_LogitCalibrator):
     True
     >>> np.array_equal(ts.predict_proba(z).argmax(axis=1), z.argmax(axis=1))
     True
+
+    Fitted on the model's probabilities instead, it finds the same temperature:
+
+    >>> tp = TemperatureScaling(inputs="probabilities").fit(softmax(z), y)
+    >>> bool(abs(tp.temperature_ / ts.temperature_ - 1) < 1e-10)
+    True
     """
 
     kind = "temperature"
     _fitted_names = ("temperature",)
     _fitted_ndims: ClassVar[dict] = {"temperature": 0}
+    _maps_zero_probabilities = True
 
-    def __init__(self, *, bounds=(1e-3, 1e3)):
+    def __init__(self, *, bounds=(1e-3, 1e3), inputs="logits"):
         self.bounds = bounds
+        self.inputs = inputs
 
     def _params(self):
-        return {"bounds": [float(b) for b in self.bounds]}
+        return {"bounds": [float(b) for b in self.bounds], "inputs": self.inputs}
 
     def _validate_params(self, fname):
+        validate(fname, CONSTRAINTS, inputs=self.inputs)
         b = self.bounds
         if not (isinstance(b, (tuple, list)) and len(b) == 2):
             raise TypeError(f"{fname}: bounds must be a pair (t_min, t_max), got {b!r}")
@@ -253,25 +174,46 @@ class TemperatureScaling(_LogitCalibrator):
         if not (0 < lo < hi < math.inf):
             raise ValueError(f"{fname}: bounds must satisfy 0 < t_min < t_max < inf, got {b!r}")
 
-    def _fit(self, z, y):
-        lo, hi = (math.log(float(v)) for v in self.bounds)
+    def _fit(self, s, y, w):
+        t_min, t_max = (float(v) for v in self.bounds)
+        # centre each row on its (finite) maximum: nothing changes but the size of the numbers
+        centred = s - s.max(axis=1, keepdims=True)
+        at_label = centred[np.arange(s.shape[0]), y]
+        finite = np.where(np.isfinite(centred), centred, 0.0)  # -inf where p = 0, which adds 0 * -inf := 0
 
-        def objective(log_t):
-            return float(cross_entropy(z * math.exp(-log_t), y))
+        def slope(beta):
+            """d NLL / d beta = weighted mean of E_softmax(beta s)[s] - s_y: increasing in beta."""
+            per_row = np.sum(softmax(beta * centred) * finite, axis=1) - at_label
+            return float(np.mean(per_row)) if w is None else float(w @ per_row)
 
-        res = optimize.minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
-        self.temperature_ = float(math.exp(res.x))
+        at_t_min, at_t_max = slope(1 / t_min), slope(1 / t_max)
+        if at_t_min == 0 and at_t_max == 0:  # flat: the scores say nothing about T
+            temperature = min(max(1.0, t_min), t_max)
+        elif at_t_min <= 0:  # the NLL still falls at the largest beta
+            temperature = t_min
+        elif at_t_max >= 0:  # and here it already rises at the smallest
+            temperature = t_max
+        else:
+            log_t = optimize.brentq(
+                lambda u: slope(math.exp(-u)),
+                math.log(t_min),
+                math.log(t_max),
+                xtol=1e-13,
+                rtol=4 * np.finfo(float).eps,
+            )
+            temperature = math.exp(log_t)
+        self.temperature_ = float(temperature)
 
-    def _apply(self, z):
-        return z / self.temperature_
+    def _apply(self, s):
+        return s / self.temperature_
 
     def _check_restored(self, fname):
         if not (self.temperature_ > 0 and math.isfinite(self.temperature_)):
             raise ValueError(f"{fname}: temperature must be positive and finite, got {self.temperature_!r}")
 
 
-class _LBFGSCalibrator(_LogitCalibrator):
-    """Calibrators fitted by L-BFGS-B on the (regularised) NLL with an analytic gradient."""
+class _LBFGSCalibrator(Calibrator):
+    """Calibrators fitted by L-BFGS-B on the (regularised) weighted NLL with an analytic gradient."""
 
     def _minimise(self, fun_and_grad, theta0):
         res = optimize.minimize(
@@ -286,31 +228,41 @@ class _LBFGSCalibrator(_LogitCalibrator):
 
 
 class VectorScaling(_LBFGSCalibrator):
-    r"""Vector scaling: a per-class scale and bias of the logits, :math:`g(z) = w \odot z + b`.
+    r"""Vector scaling: a per-class scale and bias of the scores, :math:`g(s) = w \odot s + b`.
 
-    Fitted by minimising the mean NLL with L-BFGS-B from :math:`w = 1, b = 0` (the identity). With
-    :math:`G = \partial\,\mathrm{NLL} / \partial g` (``probs - onehot`` over ``n``, from
-    :func:`softmaxkit.cross_entropy_and_grad`) the gradient is
+    Fitted by minimising the weighted mean NLL with L-BFGS-B from :math:`w = 1, b = 0` (the
+    identity). With :math:`G = \partial\,\mathrm{NLL} / \partial g` (``probs - onehot``, each row times
+    :math:`w_i / \sum_j w_j`, from :func:`softmaxkit.cross_entropy_and_grad`) the gradient is
 
     .. math::
 
-        \frac{\partial\,\mathrm{NLL}}{\partial w_k} = \sum_i G_{ik} z_{ik}, \qquad
+        \frac{\partial\,\mathrm{NLL}}{\partial w_k} = \sum_i G_{ik} s_{ik}, \qquad
         \frac{\partial\,\mathrm{NLL}}{\partial b_k} = \sum_i G_{ik}.
 
     It has :math:`2K` parameters and can change the predicted class (a bias shifts the argmax).
+
+    Scores shifted by a per-row constant :math:`c_i` change the result (:math:`w \odot (s + c\mathbf 1)
+    = w \odot s + c\,w`, a shift only if all :math:`w_k` are equal), so fitting on probabilities
+    (:math:`s = \log p`) is a different model from fitting on logits: the diagonal form of Dirichlet
+    calibration. A shift common to all rows is absorbed by the bias. Probabilities exactly 0 are
+    refused (see the module notes).
 
     Parameters
     ----------
     max_iter : int, default 1000
         Maximum L-BFGS iterations.
+    inputs : {"logits", "probabilities"}, default "logits"
+        What ``fit``, ``transform`` and ``predict_proba`` take.
 
     Attributes
     ----------
     scale_, bias_ : ndarray of shape (n_classes,)
     n_classes_ : int
+        The number of classes (columns of the scores); ``n_features_in_`` is the same number.
     n_iter_ : int
         L-BFGS iterations used (not restored by :meth:`from_dict`).
     nll_before_, nll_after_ : float
+        Weighted mean NLL of the fitting data before and after scaling.
 
     References
     ----------
@@ -334,30 +286,32 @@ class VectorScaling(_LBFGSCalibrator):
     kind = "vector"
     _fitted_names = ("scale", "bias")
     _fitted_ndims: ClassVar[dict] = {"scale": 1, "bias": 1}
+    _map_text = "w * log(p) + b"
 
-    def __init__(self, *, max_iter: int = 1000):
+    def __init__(self, *, max_iter: int = 1000, inputs="logits"):
         self.max_iter = max_iter
+        self.inputs = inputs
 
     def _params(self):
-        return {"max_iter": int(self.max_iter)}
+        return {"max_iter": int(self.max_iter), "inputs": self.inputs}
 
     def _validate_params(self, fname):
-        validate(fname, _CONSTRAINTS, max_iter=self.max_iter)
+        validate(fname, CONSTRAINTS, max_iter=self.max_iter, inputs=self.inputs)
 
-    def _loss_and_grad(self, theta, z, y):
-        """Objective and gradient at the packed parameters ``theta = [w, b]``."""
-        k = z.shape[1]
-        w, b = theta[:k], theta[k:]
-        loss, g = cross_entropy_and_grad(z * w + b, y)
-        return float(loss), np.concatenate([np.sum(g * z, axis=0), np.sum(g, axis=0)])
+    def _loss_and_grad(self, theta, s, y, w=None):
+        """Objective and gradient at the packed parameters ``theta = [w, b]`` (``w``: row weights or None)."""
+        k = s.shape[1]
+        scale, b = theta[:k], theta[k:]
+        loss, g = nll_and_grad(s * scale + b, y, w)
+        return loss, np.concatenate([np.sum(g * s, axis=0), np.sum(g, axis=0)])
 
-    def _fit(self, z, y):
-        k = z.shape[1]
-        theta = self._minimise(lambda t: self._loss_and_grad(t, z, y), np.concatenate([np.ones(k), np.zeros(k)]))
+    def _fit(self, s, y, w):
+        k = s.shape[1]
+        theta = self._minimise(lambda t: self._loss_and_grad(t, s, y, w), np.concatenate([np.ones(k), np.zeros(k)]))
         self.scale_, self.bias_ = theta[:k].copy(), theta[k:].copy()
 
-    def _apply(self, z):
-        return z * self.scale_ + self.bias_
+    def _apply(self, s):
+        return s * self.scale_ + self.bias_
 
     def _check_restored(self, fname):
         shape = (self.n_classes_,)
@@ -366,22 +320,29 @@ class VectorScaling(_LBFGSCalibrator):
 
 
 class MatrixScaling(_LBFGSCalibrator):
-    r"""Matrix scaling with off-diagonal and intercept regularisation (ODIR): :math:`g(z) = W z + b`.
+    r"""Matrix scaling with off-diagonal and intercept regularisation (ODIR): :math:`g(s) = W s + b`.
 
     Minimises, with L-BFGS-B from :math:`W = I, b = 0`,
 
     .. math::
 
-        \mathrm{NLL}(W, b) + \frac{\lambda}{K(K-1)} \sum_{j \ne k} W_{jk}^2
+        \frac{\sum_i w_i \ell_i(W, b)}{\sum_i w_i} + \frac{\lambda}{K(K-1)} \sum_{j \ne k} W_{jk}^2
             + \frac{\mu}{K} \sum_k b_k^2,
 
     the off-diagonal and intercept regulariser of Kull et al. (2019) (the penalty terms are means,
-    so ``reg`` does not need rescaling with :math:`K`). Unregularised matrix scaling has
-    :math:`K^2 + K` parameters and over-fits a validation set of modest size; ODIR shrinks only
-    the cross-class terms, leaving the diagonal free, so a very large ``reg`` tends to vector
-    scaling (without the bias when ``bias_reg`` is large too), never to "no calibration".
-    The gradient is :math:`G^\top Z` plus the penalty's, with :math:`G` from
-    :func:`softmaxkit.cross_entropy_and_grad`.
+    so ``reg`` does not need rescaling with :math:`K`, and a weighted mean NLL keeps them in
+    proportion however the rows are weighted). Unregularised matrix scaling has :math:`K^2 + K`
+    parameters and over-fits a validation set of modest size; ODIR shrinks only the cross-class
+    terms, leaving the diagonal free, so a very large ``reg`` tends to vector scaling (without the
+    bias when ``bias_reg`` is large too), never to "no calibration". The gradient is
+    :math:`G^\top S` plus the penalty's, with :math:`G` from :func:`softmaxkit.cross_entropy_and_grad`.
+
+    Scores shifted by a per-row constant :math:`c_i` give :math:`W s + b + c_i W \mathbf 1`, a
+    per-row shift (which softmax ignores) only when every row of :math:`W` has the same sum; the
+    fitted :math:`W` has no reason to, so fitting on probabilities (:math:`s = \log p`) is another
+    model than fitting on logits: with probabilities, this is Dirichlet calibration with ODIR
+    exactly (Kull et al. 2019). A shift common to all rows is absorbed by the bias when ``bias_reg``
+    is 0. Probabilities exactly 0 are refused (see the module notes).
 
     Parameters
     ----------
@@ -390,16 +351,20 @@ class MatrixScaling(_LBFGSCalibrator):
     bias_reg : float, optional
         :math:`\mu`, the weight of the bias penalty; defaults to ``reg``.
     max_iter : int, default 1000
+        Maximum L-BFGS iterations.
+    inputs : {"logits", "probabilities"}, default "logits"
+        What ``fit``, ``transform`` and ``predict_proba`` take.
 
     Attributes
     ----------
     weight_ : ndarray of shape (n_classes, n_classes)
     bias_ : ndarray of shape (n_classes,)
     n_classes_ : int
+        The number of classes (columns of the scores); ``n_features_in_`` is the same number.
     n_iter_ : int
         L-BFGS iterations used (not restored by :meth:`from_dict`).
     nll_before_, nll_after_ : float
-        Plain (unregularised) NLL of the fitting data.
+        Plain (unregularised) weighted mean NLL of the fitting data.
 
     References
     ----------
@@ -419,49 +384,65 @@ class MatrixScaling(_LBFGSCalibrator):
     ((3, 3), (3,))
     >>> bool(ms.nll_after_ < ms.nll_before_)
     True
+
+    On probabilities it is Dirichlet calibration: the same fit as on ``log_softmax`` of the logits,
+    and not the fit on the logits, since the rows of ``W`` need not sum alike:
+
+    >>> from softmaxkit import log_softmax, softmax
+    >>> dirichlet = MatrixScaling(inputs="probabilities").fit(softmax(3 * z), y)
+    >>> same = MatrixScaling().fit(log_softmax(3 * z), y)
+    >>> bool(np.allclose(dirichlet.weight_, same.weight_, rtol=0, atol=1e-9))
+    True
+    >>> ms.weight_.sum(axis=1).round(2), dirichlet.weight_.sum(axis=1).round(2)
+    (array([0.44, 0.47, 0.42]), array([0.44, 0.43, 0.45]))
+    >>> float(abs(dirichlet.predict_proba(softmax(3 * z)) - ms.predict_proba(3 * z)).max().round(2))
+    0.05
     """
 
     kind = "matrix"
     _fitted_names = ("weight", "bias")
     _fitted_ndims: ClassVar[dict] = {"weight": 2, "bias": 1}
+    _map_text = "W log(p) + b"
 
-    def __init__(self, *, reg: float = 1e-2, bias_reg=None, max_iter: int = 1000):
+    def __init__(self, *, reg: float = 1e-2, bias_reg=None, max_iter: int = 1000, inputs="logits"):
         self.reg = reg
         self.bias_reg = bias_reg
         self.max_iter = max_iter
+        self.inputs = inputs
 
     def _params(self):
         return {
             "reg": float(self.reg),
             "bias_reg": None if self.bias_reg is None else float(self.bias_reg),
             "max_iter": int(self.max_iter),
+            "inputs": self.inputs,
         }
 
     def _validate_params(self, fname):
-        validate(fname, _CONSTRAINTS, reg=self.reg, bias_reg=self.bias_reg, max_iter=self.max_iter)
+        validate(fname, CONSTRAINTS, reg=self.reg, bias_reg=self.bias_reg, max_iter=self.max_iter, inputs=self.inputs)
 
-    def _loss_and_grad(self, theta, z, y):
-        """Regularised objective and gradient at the packed parameters ``theta = [W.ravel(), b]``."""
-        k = z.shape[1]
+    def _loss_and_grad(self, theta, s, y, w=None):
+        """Regularised objective and gradient at ``theta = [W.ravel(), b]`` (``w``: row weights or None)."""
+        k = s.shape[1]
         lam = float(self.reg) / (k * (k - 1)) if k > 1 else 0.0
         mu = float(self.reg if self.bias_reg is None else self.bias_reg) / k
-        w, b = theta[: k * k].reshape(k, k), theta[k * k :]
-        loss, g = cross_entropy_and_grad(z @ w.T + b, y)
-        w_off = w - np.diag(np.diag(w))
-        loss = float(loss) + lam * np.sum(w_off * w_off) + mu * np.sum(b * b)
-        grad_w = g.T @ z + 2 * lam * w_off
+        weight, b = theta[: k * k].reshape(k, k), theta[k * k :]
+        loss, g = nll_and_grad(s @ weight.T + b, y, w)
+        w_off = weight - np.diag(np.diag(weight))
+        loss = loss + lam * np.sum(w_off * w_off) + mu * np.sum(b * b)
+        grad_w = g.T @ s + 2 * lam * w_off
         grad_b = g.sum(axis=0) + 2 * mu * b
-        return loss, np.concatenate([grad_w.ravel(), grad_b])
+        return float(loss), np.concatenate([grad_w.ravel(), grad_b])
 
-    def _fit(self, z, y):
-        k = z.shape[1]
+    def _fit(self, s, y, w):
+        k = s.shape[1]
         theta0 = np.concatenate([np.eye(k).ravel(), np.zeros(k)])
-        theta = self._minimise(lambda t: self._loss_and_grad(t, z, y), theta0)
+        theta = self._minimise(lambda t: self._loss_and_grad(t, s, y, w), theta0)
         self.weight_ = theta[: k * k].reshape(k, k).copy()
         self.bias_ = theta[k * k :].copy()
 
-    def _apply(self, z):
-        return z @ self.weight_.T + self.bias_
+    def _apply(self, s):
+        return s @ self.weight_.T + self.bias_
 
     def _check_restored(self, fname):
         k = self.n_classes_
@@ -492,63 +473,8 @@ def calibrator_from_dict(d):
     kind = d.get("kind")
     if not isinstance(kind, str) or kind not in _REGISTRY:
         options = " | ".join(repr(k) for k in _REGISTRY)
-        raise ValueError(f"{fname}: d['kind'] must be one of {options}, got {_short(kind)}")
+        raise ValueError(f"{fname}: d['kind'] must be one of {options}, got {short(kind)}")
     return _REGISTRY[kind].from_dict(d)
 
 
-# ---- restoring from JSON that may come from an untrusted file
-
-
-def _check_keys(d, keys: set, fname: str, argname: str) -> None:
-    """``d`` is a dict with exactly ``keys``."""
-    if not isinstance(d, dict):
-        raise TypeError(f"{fname}: {argname} must be a dict, got {_short(d)}")
-    missing, unknown = keys - set(d), set(d) - keys
-    if missing:
-        raise ValueError(f"{fname}: {argname} is missing key(s) {sorted(missing)}")
-    if unknown:
-        raise ValueError(f"{fname}: {argname} has unknown key(s) {_short(sorted(unknown, key=str))}")
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _restored_number(value, fname: str, name: str) -> float:
-    """A bookkeeping number (an NLL): any real number, NaN included (files of softmaxkit 0.1 hold NaN)."""
-    if not _is_real(value):
-        raise TypeError(f"{fname}: d['fitted'][{name!r}] must be a number, got {_short(value)}")
-    return float(value)
-
-
-def _restored_array(value, ndim: int, fname: str, name: str):
-    """A fitted parameter: a finite float (``ndim`` 0) or nested lists of finite numbers, as an ndarray."""
-    if not _nested_reals(value, ndim):
-        expected = "a number" if ndim == 0 else f"a {ndim}-D list of numbers"
-        raise TypeError(f"{fname}: d['fitted'][{name!r}] must be {expected}, got {_short(value)}")
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{fname}: d['fitted'][{name!r}] is not a rectangular array ({exc})") from None
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{fname}: {name} must be finite, got {_short(value)}")
-    return float(arr) if ndim == 0 else arr
-
-
-def _nested_reals(value, ndim: int) -> bool:
-    if ndim == 0:
-        return _is_real(value)
-    return isinstance(value, (list, tuple, np.ndarray)) and all(_nested_reals(v, ndim - 1) for v in value)
-
-
-def _short(value) -> str:
-    """A short ``repr(value)`` (messages quote values read from untrusted files)."""
-    return _REPR.repr(value)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+# ---- the objective
