@@ -197,3 +197,13 @@ def test_files_written_before_inputs_existed_load_as_logits(network, held_out, t
 def _read_header(path):
     with np.load(path, allow_pickle=False) as data:
         return json.loads(str(data["__model__"]))
+
+
+def test_saving_keeps_the_files_other_sections(network, held_out, tmp_path):
+    path = tmp_path / "m.skm"
+    nn.save(network, path, extras={"estimator": {"classes": ["a", "b", "c", "d"]}, "temperature": 2.0})
+    _, extras = nn.read(path)
+    calibrate(network, *held_out).save(path, extras=extras)
+    _, kept = nn.read(path)
+    assert kept["estimator"] == {"classes": ["a", "b", "c", "d"]}
+    assert "temperature" not in kept and kept["calibration"]["kind"] == "temperature"

@@ -186,3 +186,13 @@ def test_report_renders_in_headless_chromium(trained, tmp_path):
         timeout=120,
     ).stdout
     assert 'data-images-loaded="5/5"' in dom
+
+
+def test_calibrating_in_place_keeps_the_files_other_sections(trained, tmp_path):
+    model, data = trained
+    copy = tmp_path / "copy.skm"
+    network, extras = nn.read(model)
+    nn.save(network, copy, extras={**extras, "estimator": {"note": "kept"}})
+    assert main(["calibrate", str(copy), "--data", str(data)]) == 0
+    _, after = nn.read(copy)
+    assert after["estimator"] == {"note": "kept"} and after["calibration"]["kind"] == "temperature"

@@ -23,6 +23,9 @@ from ..kernels import softmax
 from ..selective import predict_with_reject
 from .scaling import MatrixScaling, TemperatureScaling, VectorScaling, calibrator_from_dict
 
+#: Header sections that describe a calibration (the second one written by softmaxkit 0.1).
+_CALIBRATION_KEYS = ("calibration", "temperature")
+
 __all__ = ["CalibratedModel", "calibrate", "load_model", "METHODS"]
 
 #: Calibrators by the name :func:`calibrate` (and ``softmaxkit calibrate --method``) accepts.
@@ -141,9 +144,14 @@ class CalibratedModel:
             return np.argmax(self.predict_logits(x, batch_size=batch_size), axis=-1)
         return predict_with_reject(self.predict_proba(x, batch_size=batch_size), reject_below=reject_below)
 
-    def save(self, path) -> None:
-        """Write the network and the calibrator to one model file, atomically (see :func:`softmaxkit.nn.save`)."""
-        nn.save(self.model, path, extras={"calibration": self.calibrator.to_dict()})
+    def save(self, path, *, extras: dict | None = None) -> None:
+        """Write the network and the calibrator to one model file, atomically (see :func:`softmaxkit.nn.save`).
+
+        ``extras`` are other JSON sections to keep in the file beside ``"calibration"`` (for example
+        the ``"estimator"`` section of a :class:`softmaxkit.SoftmaxClassifier` that was recalibrated).
+        """
+        sections = {key: value for key, value in (extras or {}).items() if key not in _CALIBRATION_KEYS}
+        nn.save(self.model, path, extras={**sections, "calibration": self.calibrator.to_dict()})
 
     @classmethod
     def load(cls, path, *, rng=None) -> CalibratedModel:

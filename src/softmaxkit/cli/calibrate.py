@@ -26,6 +26,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from .. import nn
     from ..calibration import CalibratedModel, calibrate
     from ..evaluation import held_out_split, probability_scores
     from ..kernels import softmax
@@ -50,7 +51,8 @@ def run(args) -> int:
     after = calibrator.predict_proba(test_logits)
     scores = {"before": probability_scores(y_test, before), "after": probability_scores(y_test, after)}
 
-    calibrated.save(out)
+    _, extras = nn.read(args.model)  # keep the file's other sections (an estimator's state, say)
+    calibrated.save(out, extras=extras)
     figure = save_figure(
         plot_calibration_comparison(y_test, before, after, names=("uncalibrated", f"{args.method} scaling")),
         plots / f"{out.stem}.reliability.png",
