@@ -55,6 +55,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_accuracy.py --keep runs/bench
 	$(BIN)/python benchmarks/bench_calibration.py --models runs/bench
+	$(BIN)/python benchmarks/bench_sklearn.py
 
 clean:
 	rm -rf $(VENV) build site src/*.egg-info .pytest_cache .hypothesis .import_linter_cache
