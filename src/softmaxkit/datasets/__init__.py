@@ -18,22 +18,29 @@ Data roots are searched in this order, each holding one subdirectory per data se
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 from ..exceptions import ChecksumError, DatasetFormatError, DatasetNotFoundError, FetchError
 from ._dataset import Dataset
 from ._fetch import fetch
+from ._folders import load_image_folder
 from ._loaders import load_cifar, load_digits, load_idx, load_npz, missing_files
 from ._npy import read_npy
 from ._paths import ENV_VAR, default_root, search_roots
 from ._pixels import scale_pixels
 from ._registry import REGISTRY, get_spec, normalize_name
+from ._tables import TABLE_SUFFIXES, load_table, read_table_features
 from .splits import train_val_split, validation_split
 
 __all__ = [
     "Dataset",
     "load",
+    "load_image_folder",
+    "load_table",
+    "load_source",
+    "read_table_features",
     "fetch",
     "names",
     "normalize_name",
@@ -59,20 +66,26 @@ def names() -> tuple[str, ...]:
     return ("digits", *REGISTRY)
 
 
-def load(name, *, root=None, verify: bool = True) -> Dataset:
+def load(name, *, root=None, verify: bool = True, **options) -> Dataset:
     """Load a data set as float32 NCHW images and int64 labels.
 
     Parameters
     ----------
     name : str or path
-        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, or the path of a ``.npz``
-        file holding ``x``, ``y`` and optionally ``x_test``, ``y_test`` and ``class_names``.
+        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``; the path of a ``.npz``
+        file holding ``x``, ``y`` and optionally ``x_test``, ``y_test`` and ``class_names``; the
+        path of a folder of images with one subfolder per class (:func:`load_image_folder`); or
+        the path of a ``.csv`` or ``.parquet`` table (:func:`load_table`). A built-in name wins
+        over a folder of that name in the working directory: write ``./mnist`` for the folder.
     root : str or path, optional
         A data root searched first (the data set lives in ``root/NAME/``); then ``$SOFTMAXKIT_DATA``
         and ``~/.cache/softmaxkit`` are searched. Ignored for ``"digits"`` and ``.npz`` paths.
     verify : bool, optional
         Check the SHA-256 of the uncompressed MNIST and Fashion-MNIST files against the official
         digests (default). Pass False to load your own files in that format.
+    **options
+        Keyword options of :func:`load_image_folder` or :func:`load_table` (``seed``,
+        ``image_size``, ``target``, ...); a TypeError for the other sources.
 
     Returns
     -------
@@ -131,13 +144,22 @@ def load(name, *, root=None, verify: bool = True) -> Dataset:
     (1437, 360, 'pixel (0..16) / 16 -> float32 in [0, 1]')
     """
     text = os.fspath(name)
+    key = normalize_name(text)
+    builtin = not isinstance(name, os.PathLike) and key in names()
+    if not builtin and os.path.isdir(text):
+        return load_image_folder(text, **options)
+    if not builtin and text.lower().endswith(TABLE_SUFFIXES):
+        return load_table(text, **options)
+    if options:
+        raise TypeError(
+            f"load: options {', '.join(sorted(options))} apply to image folders and tables only, not to {text!r}"
+        )
     if isinstance(name, os.PathLike) or text.endswith(".npz"):
         if not os.path.isfile(text):
-            raise DatasetNotFoundError(f"{text}: no such .npz file")
-        return load_npz(text)
-    key = normalize_name(text)
+            raise DatasetNotFoundError(f"{text}: no such .npz file, image folder or table")
+        return _with_source(load_npz(text), {"kind": "npz", "path": str(Path(text).resolve())}, invert="no")
     if key == "digits":
-        return load_digits()
+        return _with_source(load_digits(), {"kind": "builtin", "name": "digits"}, invert="auto")
     try:
         spec = get_spec(key)
     except ValueError:
@@ -145,9 +167,53 @@ def load(name, *, root=None, verify: bool = True) -> Dataset:
             f"unknown data set {name!r}; choose one of {', '.join(names())} or give a path to a .npz file"
         ) from None
     directory = _locate(spec, root)
-    if spec.kind == "idx":
-        return load_idx(spec, directory, verify=verify)
-    return load_cifar(spec, directory)
+    data = load_idx(spec, directory, verify=verify) if spec.kind == "idx" else load_cifar(spec, directory)
+    return _with_source(data, {"kind": "builtin", "name": spec.name}, invert="auto" if spec.kind == "idx" else "no")
+
+
+def load_source(source: dict, *, root=None) -> Dataset:
+    """Load the data a :attr:`Dataset.source` record describes, with the options it was loaded with.
+
+    A model file records the source of its training data, so that ``softmaxkit evaluate MODEL``
+    can recreate the same split without being told where the data is.
+
+    Parameters
+    ----------
+    source : dict
+        ``{"kind": "builtin", "name": ...}``, ``{"kind": "npz", "path": ...}`` or ``{"kind":
+        "folder" | "table", "path": ..., "options": {...}}``.
+    root : str or path, optional
+        Data root for the built-in data sets, as in :func:`load`.
+
+    Examples
+    --------
+    >>> load_source(load("digits").source).name
+    'digits'
+    """
+    if not isinstance(source, dict) or source.get("kind") not in ("builtin", "npz", "folder", "table"):
+        raise ValueError(f"load_source: source must be a data source record with a known 'kind', got {source!r}")
+    if source["kind"] == "builtin":
+        return load(str(source.get("name")), root=root)
+    path = source.get("path")
+    if not isinstance(path, str):
+        raise ValueError(f"load_source: the {source['kind']} source records no path: {source!r}")
+    if source["kind"] == "npz":
+        return load(Path(path))
+    options = source.get("options") or {}
+    loader = load_image_folder if source["kind"] == "folder" else load_table
+    return loader(path, **options)
+
+
+def _with_source(data: Dataset, source: dict, *, invert: str) -> Dataset:
+    """``data`` with its source record and the image preprocessing its samples went through."""
+    channels, height, width = data.x_train.shape[1:] if data.x_train.ndim == 4 else (None, None, None)
+    preprocessing = (
+        {"kind": "image", "channels": int(channels), "size": [int(height), int(width)], "resize": "stretch",
+         "invert": invert}
+        if channels is not None
+        else {}
+    )  # fmt: skip
+    return dataclasses.replace(data, source=source, preprocessing=preprocessing)
 
 
 def _locate(spec, root) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,17 @@ class Dataset:
         The data set's name (``"mnist"``) or the path of a user ``.npz`` file.
     scaling : str
         How the stored pixels became the float values, e.g. ``"uint8 pixel / 255 -> [0, 1]"``.
+    source : dict, optional
+        How to load the same data again: ``{"kind": "builtin" | "npz" | "folder" | "table", ...}``
+        with the name or path, a ``fingerprint`` of the files where they are the user's, and the
+        options the loader was called with (seed, image size, target column, ...).
+        :func:`softmaxkit.datasets.load_source` reads it back.
+    preprocessing : dict, optional
+        How a raw input (an image file, a table row) becomes one sample of ``x``, so that prediction
+        applies exactly what training saw: for images ``{"kind": "image", "channels", "size",
+        "resize", "invert"}``, for tables ``{"kind": "table", "features", "target", "one_hot"}``.
+    skipped : tuple of str, optional
+        Files of an image folder that could not be read and were left out (with the reason).
 
     Examples
     --------
@@ -48,6 +59,9 @@ class Dataset:
     class_names: tuple[str, ...]
     name: str
     scaling: str
+    source: dict = field(default_factory=dict)
+    preprocessing: dict = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:
