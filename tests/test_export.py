@@ -128,6 +128,15 @@ ARCHITECTURES = {
     "softmax-inside": lambda rng: nn.Sequential(
         [nn.Flatten(), nn.Dense(64, 8, rng=rng), nn.Softmax(), nn.Dense(8, 4, rng=rng)], input_shape=(1, 8, 8)
     ),
+    "standardize": lambda rng: nn.Sequential(
+        [
+            nn.Standardize(rng.normal(size=5), rng.uniform(0.1, 2.0, 5)),
+            nn.Dense(5, 8, rng=rng),
+            nn.ReLU(),
+            nn.Dense(8, 3, rng=rng),
+        ],
+        input_shape=(5,),
+    ),
 }
 
 
@@ -194,6 +203,26 @@ def test_calibrated_models_match(name, method, rng, tmp_path):
     assert _props(proto)["calibration"] == method
     for n in (1, 7):
         _assert_matches(path, model, _inputs(network, n, rng))
+
+
+def test_standardize_is_a_sub_and_a_div_that_agree_with_the_layer(rng, tmp_path):
+    # features of very different scales, as a table's are: standardising is what makes them comparable
+    x = rng.normal([50.0, -3.0, 0.0, 1e3], [10.0, 0.01, 1.0, 300.0], size=(64, 4)).astype(np.float32)
+    standardize = nn.Standardize.fit(x)
+    model = nn.Sequential(
+        [standardize, nn.Dense(4, 6, rng=rng), nn.Tanh(), nn.Dense(6, 3, init="glorot", rng=rng)], input_shape=(4,)
+    )
+    proto = export_onnx(_randomise_biases(model, rng), tmp_path / "s.onnx")
+    assert [node.op_type for node in proto.graph.node][:3] == ["Sub", "Div", "Gemm"]
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    np.testing.assert_array_equal(weights["layers.0.mean"], standardize.mean.astype(np.float32))
+    np.testing.assert_array_equal(weights["layers.0.scale"], standardize.scale.astype(np.float32))
+    out = _run(tmp_path / "s.onnx", x)
+    np.testing.assert_allclose(out["logits"], model.predict_logits(x), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(out["probabilities"], model.predict_proba(x), rtol=0, atol=1e-6)
+    # alone, its output is the graph's logits: float32 Sub then Div, bit for bit as the layer computes them
+    export_onnx(nn.Sequential([standardize], input_shape=(4,)), tmp_path / "alone.onnx")
+    np.testing.assert_array_equal(_run(tmp_path / "alone.onnx", x)["logits"], standardize.forward(x))
 
 
 def test_temperature_is_an_explicit_div_not_folded_into_the_last_layer(rng, tmp_path):

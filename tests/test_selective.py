@@ -43,3 +43,31 @@ def test_accuracy_coverage_curve_is_monotone_for_a_calibrated_model():
 def test_bad_input_gives_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_acceptance_threshold_keeps_the_requested_share():
+    from softmaxkit.selective import acceptance_threshold
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=101)
+    for accept in (0.5, 0.9, 0.95, 1.0):
+        threshold = acceptance_threshold(probs, accept=accept)
+        kept = np.mean(probs.max(axis=1) >= threshold)
+        assert kept >= accept
+        assert np.mean(probs.max(axis=1) > threshold) < accept  # the largest such threshold
+    with pytest.raises(ValueError, match="accept must be in"):
+        acceptance_threshold(probs, accept=0.0)
+
+
+def test_out_of_distribution_report():
+    from softmaxkit.selective import out_of_distribution
+
+    known = np.array([[0.99, 0.01], [0.9, 0.1], [0.8, 0.2]])
+    unknown = np.array([[0.55, 0.45], [0.95, 0.05]])
+    report = out_of_distribution(known, unknown, reject_below=0.85)
+    assert report["n_out"] == 2
+    assert report["accepted"] == 0.5 and report["in_accepted"] == pytest.approx(2 / 3)
+    assert report["confident"] == 0.5
+    assert report["auroc"] == pytest.approx(4 / 6)  # 0.99 beats both, 0.9 and 0.8 beat 0.55
+    with pytest.raises(ValueError, match="probs_in has 2 classes but probs_out has 3"):
+        out_of_distribution(known, np.full((1, 3), 1 / 3), reject_below=0.5)

@@ -56,6 +56,8 @@ def held_out_split(model, data):
     -------
     x_val, y_val : ndarray
     """
+    if len(data.y_train) == 0:  # test data only (a folder or table the model was not trained on)
+        return data.x_train, data.y_train
     train_args = model.metadata.get("train_args") or {}
     fraction = train_args.get("val_fraction", 0.1)
     fraction = 0.1 if fraction is None else float(fraction)

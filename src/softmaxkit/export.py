@@ -84,8 +84,9 @@ def export_onnx(model, path, *, opset=None, input_shape=None):
     -----
     - **Layers**: Dense is a ``Gemm``; Conv2D a ``Conv`` (with ``pads``, ``strides``); MaxPool2D a
       ``MaxPool`` (no padding, floor mode); Flatten a ``Flatten(axis=1)`` (NCHW order, as NumPy's
-      reshape); ReLU, Sigmoid, Tanh, Softmax the operators of those names; Dropout (the identity
-      at inference) nothing. Only these exact classes are exported: subclasses are refused.
+      reshape); ReLU, Sigmoid, Tanh, Softmax the operators of those names; Standardize a ``Sub``
+      of the mean and a ``Div`` by the scale (float32 constants, as the layer computes for float32
+      input); Dropout (the identity at inference) nothing. Only these exact classes are exported: subclasses are refused.
     - **Calibration** is applied to the network's logits as explicit nodes: temperature scaling
       ``Div`` by :math:`T` (not folded into the last layer: folding changes the float32 rounding
       unless :math:`T` is a power of two), vector scaling ``Mul`` + ``Add``, matrix scaling
@@ -368,6 +369,12 @@ def _softmax(graph, layer, x, name):
     return graph.node("Softmax", [x], name, axis=-1)
 
 
+def _standardize(graph, layer, x, name):
+    # Sub then Div, in float32, as the layer computes for float32 input (one Mul + Add would round differently)
+    centred = graph.node("Sub", [x, graph.constant(f"{name}.mean", layer.mean)], f"{name}.centred")
+    return graph.node("Div", [centred, graph.constant(f"{name}.scale", layer.scale)], name)
+
+
 def _dropout(graph, layer, x, name):
     return x  # the identity at inference
 
@@ -391,6 +398,7 @@ _LAYER_CONVERTERS = {
     nn.Tanh: _elementwise("Tanh"),
     nn.Dropout: _dropout,
     nn.Softmax: _softmax,
+    nn.Standardize: _standardize,
 }
 
 

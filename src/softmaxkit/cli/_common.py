@@ -18,20 +18,71 @@ __all__ = [
     "output_file",
     "output_dir",
     "check_input_shape",
-    "data_name",
+    "add_source_options",
+    "source_options",
 ]
 
+#: The options of user data, by loader argument: the flag that sets it and the kinds of data it applies to.
+_SOURCE_FLAGS = {
+    "target": ("--target", "table"),
+    "one_hot": ("--one-hot", "table"),
+    "test": ("--test", "table"),
+    "image_size": ("--image-size", "folder"),
+    "strict": ("--strict", "folder"),
+}
+_KIND_NAMES = {"table": "tables (.csv, .parquet)", "folder": "image folders"}
 
-def load_data(name, root=None):
-    """``softmaxkit.datasets.load(name, root=root)``, its errors turned into :class:`CLIError`."""
+
+def load_data(name, root=None, **options):
+    """``softmaxkit.datasets.load(name, root=root, **options)``, its errors turned into :class:`CLIError`."""
     from .. import datasets
 
     try:
-        return datasets.load(name, root=root)
+        if datasets.source_kind(name) in ("folder", "table"):
+            return datasets.load(name, **options)
+        return datasets.load(name, root=root, **options)
     except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
-    except ValueError as exc:
-        raise CLIError(f"cannot load data {name!r}: {exc}") from None
+    except (ValueError, ImportError) as exc:
+        message = str(exc).replace("pass one_hot=True", "pass --one-hot")  # the library's hint, as a flag
+        raise CLIError(f"cannot load data {name!r}: {message}") from None
+
+
+def add_source_options(parser) -> None:
+    """The flags that say how to read a user's image folder or table."""
+    group = parser.add_argument_group("image folders and tables")
+    group.add_argument(
+        "--image-size",
+        default=None,
+        metavar="HxW",
+        help="image folders: resize (keeping the aspect ratio) to HxW (default: the most common size, at most 64)",
+    )
+    group.add_argument(
+        "--strict", action="store_true", help="image folders: stop at an unreadable file instead of skipping it"
+    )
+    group.add_argument("--target", default=None, metavar="COLUMN", help="tables: the label column (default label)")
+    group.add_argument("--one-hot", action="store_true", help="tables: one-hot encode non-numeric columns")
+    group.add_argument("--test", default=None, metavar="FILE", help="tables: a second table to test on")
+
+
+def source_options(args, *, for_training: bool) -> dict:
+    """The loader options ``args`` give for ``args.data``; a :class:`CLIError` for a flag that does not apply.
+
+    Training also passes its seed (the test split) and, for image folders, the progress bar.
+    """
+    from ..datasets import source_kind
+
+    kind = source_kind(args.data)
+    options = {key: getattr(args, key) for key in _SOURCE_FLAGS if getattr(args, key, None) not in (None, False)}
+    wrong = [_SOURCE_FLAGS[key][0] for key in options if _SOURCE_FLAGS[key][1] != kind]
+    if wrong:
+        applies = sorted({_KIND_NAMES[_SOURCE_FLAGS[key][1]] for key in options if _SOURCE_FLAGS[key][1] != kind})
+        raise CLIError(f"{', '.join(wrong)} applies to {' and '.join(applies)} only, not to --data {args.data}")
+    if kind in ("folder", "table") and for_training:
+        options["seed"] = args.seed
+    if kind == "folder":
+        options["progress"] = not getattr(args, "no_progress", True)
+    return options
 
 
 def load_model(path):
@@ -75,14 +126,6 @@ def output_file(path, flag: str) -> Path:
         raise CLIError(f"{flag} {path}: is a directory; give a file name such as {path / 'model.skm'}")
     output_dir(path.parent, flag)
     return path
-
-
-def data_name(args, model) -> str:
-    """``--data`` if given, else the data set the model was trained on."""
-    name = args.data or model.metadata.get("dataset")
-    if not name:
-        raise CLIError("the model does not record its data set; pass --data NAME")
-    return name
 
 
 def check_input_shape(model, data, name) -> None:

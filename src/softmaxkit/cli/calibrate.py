@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ._common import CLIError, check_input_shape, data_name, load_data, load_model, output_dir, output_file
+from ._common import CLIError, check_input_shape, load_model, output_dir, output_file
+from ._sources import evaluation_data
 
 __all__ = ["register"]
 
@@ -36,8 +37,8 @@ def run(args) -> int:
     plots = output_dir(args.plots, "--plots") if args.plots else out.parent
     model = load_model(args.model)
     network = model.model if isinstance(model, CalibratedModel) else model
-    name = data_name(args, model)
-    data = load_data(name, args.root)
+    data = evaluation_data(args, model)
+    name = data.name
     check_input_shape(model, data, name)
     x_val, y_val = held_out_split(model, data)
     if len(y_val) == 0:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import check_input_shape, data_name, load_data, load_model, output_dir
+from ._common import check_input_shape, load_model, output_dir
+from ._sources import evaluation_data
 
 __all__ = ["register"]
 
@@ -23,8 +24,8 @@ def run(args) -> int:
 
     out = output_dir(args.out, "--out")
     model = load_model(args.model)
-    name = data_name(args, model)
-    data = load_data(name, args.root)
+    data = evaluation_data(args, model)
+    name = data.name
     check_input_shape(model, data, name)
     written = write_report(model, data, out, title=Path(args.model).name)
     print(f"report written to {written.index} ({len(written.figures)} figures, images embedded and beside it)")

@@ -9,41 +9,63 @@ from pathlib import Path
 
 from .._validation import HALF_OPEN_FRACTION, NON_NEGATIVE
 from ._argtypes import argtype, layer_sizes, non_negative_int, positive_float, positive_int
-from ._common import CLIError, load_data, output_dir, output_file
+from ._common import CLIError, add_source_options, load_data, output_dir, output_file, source_options
 
 __all__ = ["register"]
 
-_MODEL_KINDS = ("logistic", "mlp", "cnn")
+#: The learning rate when --optimizer changes the recipe's optimizer and --lr is not given.
 _DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
 #: The largest MLP `train` builds: 2**28 float32 weights are 1 GiB, about 4 GiB with their gradients
 #: and Adam's two moments. A larger --hidden is almost surely a typo.
 _MAX_PARAMS = 2**28
 
+_EPILOG = """\
+Every option left out comes from the data's default recipe (softmaxkit.recipes), the first row of
+each kind of data being its default model; any flag overrides its field:
+
+{table}
+
+DATA is a built-in name, a folder of images with one subfolder per class (optionally train/ and
+test/ subfolders), a .csv or .parquet table (--target names the label column), or a .npz file.
+Without an explicit test split, a seeded stratified 20% of the data is the test set (--seed).
+"""
+
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a classifier and save it")
+    import argparse
+
+    from ..recipes import MODELS, recipe_table
+
+    p = sub.add_parser(
+        "train",
+        help="train a classifier and save it",
+        epilog=_EPILOG.format(table=recipe_table()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
-        "--data", default="digits", help="digits | mnist | fashion-mnist | cifar10 | PATH.npz (default digits)"
+        "--data",
+        default="digits",
+        metavar="DATA",
+        help="digits | mnist | fashion-mnist | cifar10 | image folder | table.csv/.parquet | PATH.npz (default digits)",
     )
     p.add_argument("--root", default=None, help="data directory (default $SOFTMAXKIT_DATA or ~/.cache/softmaxkit)")
-    p.add_argument("--model", choices=_MODEL_KINDS, default="mlp")
-    p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: adam 1e-3, sgd 0.05)")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    p.add_argument(
-        "--hidden", type=layer_sizes, default=(256, 128), help="MLP hidden sizes, comma-separated (default 256,128)"
-    )
-    p.add_argument("--dropout", type=argtype(HALF_OPEN_FRACTION), default=0.0, help="dropout probability in [0, 1)")
-    p.add_argument("--weight-decay", type=argtype(NON_NEGATIVE), default=0.0, help="L2 weight decay >= 0")
-    p.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience in epochs")
+    p.add_argument("--model", choices=MODELS, default=None, help="default: the data's recipe (cnn for image folders)")
+    p.add_argument("--epochs", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
+    p.add_argument("--schedule", choices=("cosine", "constant"), default=None)
+    p.add_argument("--hidden", type=layer_sizes, default=None, help="MLP hidden sizes, comma-separated, e.g. 256,128")
+    p.add_argument("--dropout", type=argtype(HALF_OPEN_FRACTION), default=None, help="dropout probability in [0, 1)")
+    p.add_argument("--weight-decay", type=argtype(NON_NEGATIVE), default=None, help="L2 weight decay >= 0")
+    p.add_argument("--patience", type=positive_int, default=None, help="early-stopping patience in epochs")
     p.add_argument(
         "--val-fraction",
         type=argtype(HALF_OPEN_FRACTION),
-        default=0.1,
-        help="share of the training set held out, in [0, 1) (default 0.1)",
+        default=None,
+        help="share of the training part held out for early stopping, in [0, 1)",
     )
+    add_source_options(p)
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random choice (default 0)")
     p.add_argument("--out", default="model.skm", help="where to save the model (default model.skm)")
     p.add_argument("--plots", default=None, help="directory for the PNG curves (default: beside --out)")
@@ -51,25 +73,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _build_model(args, input_shape, n_classes, rng):
+def _build_model(recipe, data, x_fit, n_classes, rng):
     from ..nn import architectures
 
-    if args.model == "logistic":
-        return architectures.logistic(input_shape, n_classes, rng=rng)
-    if args.model == "mlp":
-        return architectures.mlp(input_shape, n_classes, hidden=args.hidden, dropout=args.dropout, rng=rng)
-    return architectures.cnn(input_shape, n_classes, rng=rng)
+    input_shape = tuple(data.x_train.shape[1:])
+    if recipe.model == "logistic":
+        model = architectures.logistic(input_shape, n_classes, rng=rng)
+    elif recipe.model == "mlp":
+        model = architectures.mlp(input_shape, n_classes, hidden=recipe.hidden, dropout=recipe.dropout, rng=rng)
+    else:
+        model = architectures.cnn(input_shape, n_classes, dropout=recipe.dropout, rng=rng)
+    if data.preprocessing.get("kind") != "table":
+        return model
+    # Tables: the standardisation fitted on the training rows is the network's first layer, so that the
+    # model file carries it and every user of the model applies it.
+    from ..nn import Sequential, Standardize
+
+    layers = [Standardize.fit(x_fit), *model.layers]
+    standardized = Sequential(layers, input_shape=input_shape)
+    standardized.metadata.update(model.metadata)
+    return standardized
 
 
-def _check_size(args, input_shape, n_classes) -> None:
+def _check_size(recipe, input_shape, n_classes) -> None:
     """Refuse an MLP too large to train before allocating it (see :data:`_MAX_PARAMS`)."""
-    if args.model != "mlp":
+    if recipe.model != "mlp":
         return
-    widths = [math.prod(input_shape), *args.hidden, n_classes]
+    widths = [math.prod(input_shape), *recipe.hidden, n_classes]
     n_params = sum(a * b + b for a, b in itertools.pairwise(widths))
     if n_params > _MAX_PARAMS:
         raise CLIError(
-            f"--hidden {','.join(map(str, args.hidden))} gives an MLP of {n_params:,} parameters "
+            f"--hidden {','.join(map(str, recipe.hidden))} gives an MLP of {n_params:,} parameters "
             f"({n_params * 4 / 2**30:.1f} GiB of weights); the limit is {_MAX_PARAMS:,}"
         )
 
@@ -109,18 +143,18 @@ def run(args) -> int:
     plots = output_dir(args.plots, "--plots") if args.plots else out.parent
     checkpoint = _Checkpoint(out)
     try:
-        model, data, split, optimizer, schedule, rng = _setup(args)
+        model, data, split, optimizer, schedule, rng, recipe = _setup(args)
         history = fit(
             model,
             split[0],
             split[1],
             optimizer=optimizer,
             rng=rng,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
+            epochs=recipe.epochs,
+            batch_size=recipe.batch_size,
             x_val=split[2],
             y_val=split[3],
-            patience=args.patience,
+            patience=recipe.patience,
             schedule=schedule,
             checkpoint=out,
             progress=not args.no_progress,
@@ -144,34 +178,79 @@ def _setup(args):
     from .. import nn
     from ..datasets import train_val_split
 
-    data = load_data(args.data, args.root)
+    data = load_data(args.data, args.root, **source_options(args, for_training=True))
+    recipe = _recipe(args, data)
     input_shape, n_classes = tuple(data.x_train.shape[1:]), len(data.class_names)
-    _check_size(args, input_shape, n_classes)
+    if recipe.model == "cnn" and len(input_shape) != 3:
+        raise CLIError(f"--model cnn takes images; {args.data} holds rows of {input_shape[0]} features")
+    _check_size(recipe, input_shape, n_classes)
     rng = np.random.default_rng(args.seed)
     # The split takes the generator's first draws, so that `held_out_split` can recreate it from the seed.
-    split = train_val_split(data.x_train, data.y_train, val_fraction=args.val_fraction, rng=rng)
-    model = _build_model(args, input_shape, n_classes, rng)
+    split = train_val_split(data.x_train, data.y_train, val_fraction=recipe.val_fraction, rng=rng)
+    model = _build_model(recipe, data, split[0], n_classes, rng)
     model.class_names = list(data.class_names)
+    train_args = {k: v for k, v in vars(args).items() if k != "func"}
+    train_args.update(recipe.to_dict())  # the resolved values, which `evaluate` reads (seed, val_fraction)
     model.metadata.update(
         {
             "dataset": data.name,
-            "model": args.model,
-            "train_args": {k: v for k, v in vars(args).items() if k != "func"},
+            "model": recipe.model,
+            "recipe": recipe.to_dict(),
+            "data_source": data.source,
+            "preprocessing": data.preprocessing,
+            "skipped_files": len(data.skipped),
+            "skipped_examples": list(data.skipped[:10]),
+            "train_args": train_args,
         }
     )
-    lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
-    if args.optimizer == "adam":
-        optimizer = nn.Adam(lr, weight_decay=args.weight_decay)
+    if recipe.optimizer == "adam":
+        optimizer = nn.Adam(recipe.lr, weight_decay=recipe.weight_decay)
     else:
-        optimizer = nn.SGD(lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
-    steps = args.epochs * math.ceil(len(split[1]) / args.batch_size)
-    schedule = nn.CosineSchedule(lr, steps) if args.schedule == "cosine" else None
+        optimizer = nn.SGD(recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
+    steps = recipe.epochs * math.ceil(len(split[1]) / recipe.batch_size)
+    schedule = nn.CosineSchedule(recipe.lr, steps) if recipe.schedule == "cosine" else None
+    what = "images of shape" if len(input_shape) == 3 else "rows of features"
     print(
-        f"training {args.model} on {data.name}: {len(split[1])} train / {len(split[3])} validation / "
-        f"{len(data.y_test)} test images of shape {input_shape}, {n_classes} classes, {model.n_params:,} parameters",
+        f"training {recipe.model} on {data.name}: {len(split[1])} train / {len(split[3])} validation / "
+        f"{len(data.y_test)} test {what} {input_shape}, {n_classes} classes, {model.n_params:,} parameters",
         file=sys.stderr,
     )
-    return model, data, split, optimizer, schedule, rng
+    print(f"recipe: {_describe(recipe)}", file=sys.stderr)
+    return model, data, split, optimizer, schedule, rng, recipe
+
+
+def _recipe(args, data):
+    """The data's default recipe for the chosen model, with every flag given applied over it."""
+    from ..recipes import data_kind, default_recipe
+
+    try:
+        recipe = default_recipe(data_kind(data.source), args.model)
+    except ValueError as exc:
+        raise CLIError(str(exc).removeprefix("default_recipe: ")) from None
+    changes = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "dropout": args.dropout,
+        "patience": args.patience,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "hidden": args.hidden,
+        "weight_decay": args.weight_decay,
+        "val_fraction": args.val_fraction,
+    }
+    if args.optimizer is not None and args.optimizer != recipe.optimizer and args.lr is None:
+        changes["lr"] = _DEFAULT_LR[args.optimizer]  # the recipe's rate is for its own optimizer
+    return recipe.replace(**changes)
+
+
+def _describe(recipe) -> str:
+    hidden = f" {'-'.join(map(str, recipe.hidden))}" if recipe.model == "mlp" else ""
+    return (
+        f"{recipe.model}{hidden}, {recipe.epochs} epochs, batch {recipe.batch_size}, {recipe.optimizer} "
+        f"lr {recipe.lr:g} ({recipe.schedule}), dropout {recipe.dropout:g}, weight decay {recipe.weight_decay:g}, "
+        f"patience {recipe.patience}, validation {recipe.val_fraction:g}"
+    )
 
 
 def _report_epoch(row) -> None:

@@ -26,21 +26,26 @@ from ..exceptions import ChecksumError, DatasetFormatError, DatasetNotFoundError
 from ._dataset import Dataset
 from ._fetch import fetch
 from ._folders import load_image_folder
+from ._images import image_files, read_images
 from ._loaders import load_cifar, load_digits, load_idx, load_npz, missing_files
 from ._npy import read_npy
 from ._paths import ENV_VAR, default_root, search_roots
 from ._pixels import scale_pixels
 from ._registry import REGISTRY, get_spec, normalize_name
-from ._tables import TABLE_SUFFIXES, load_table, read_table_features
+from ._tables import TABLE_SUFFIXES, load_table, read_labelled_rows, read_table_features
 from .splits import train_val_split, validation_split
 
 __all__ = [
     "Dataset",
     "load",
     "load_image_folder",
+    "read_images",
+    "image_files",
     "load_table",
     "load_source",
+    "source_kind",
     "read_table_features",
+    "read_labelled_rows",
     "fetch",
     "names",
     "normalize_name",
@@ -145,10 +150,10 @@ def load(name, *, root=None, verify: bool = True, **options) -> Dataset:
     """
     text = os.fspath(name)
     key = normalize_name(text)
-    builtin = not isinstance(name, os.PathLike) and key in names()
-    if not builtin and os.path.isdir(text):
+    kind = source_kind(name)
+    if kind == "folder":
         return load_image_folder(text, **options)
-    if not builtin and text.lower().endswith(TABLE_SUFFIXES):
+    if kind == "table":
         return load_table(text, **options)
     if options:
         raise TypeError(
@@ -169,6 +174,27 @@ def load(name, *, root=None, verify: bool = True, **options) -> Dataset:
     directory = _locate(spec, root)
     data = load_idx(spec, directory, verify=verify) if spec.kind == "idx" else load_cifar(spec, directory)
     return _with_source(data, {"kind": "builtin", "name": spec.name}, invert="auto" if spec.kind == "idx" else "no")
+
+
+def source_kind(name) -> str:
+    """Which loader :func:`load` gives ``name`` to: ``"builtin"``, ``"folder"``, ``"table"`` or ``"npz"``.
+
+    A built-in name wins over a folder of that name in the working directory; a path that does not
+    exist and is not a table is taken for a ``.npz`` file (:func:`load` then says it is missing).
+
+    Examples
+    --------
+    >>> source_kind("MNIST"), source_kind("rows.csv"), source_kind("arrays.npz")
+    ('builtin', 'table', 'npz')
+    """
+    text = os.fspath(name)
+    if not isinstance(name, os.PathLike) and normalize_name(text) in names():
+        return "builtin"
+    if os.path.isdir(text):
+        return "folder"
+    if text.lower().endswith(TABLE_SUFFIXES):
+        return "table"
+    return "npz"
 
 
 def load_source(source: dict, *, root=None) -> Dataset:

@@ -9,6 +9,8 @@ norm="l1")``. Labels are integers of shape ``(n_samples,)``; probabilities have 
   :func:`confusion_matrix`, :func:`top_k_accuracy`.
 - :mod:`~softmaxkit.metrics.calibration_error`: :func:`calibration_error` (ECE, MCE, RMS),
   :func:`classwise_calibration_error`, :func:`reliability_curve`.
+- :mod:`~softmaxkit.metrics.detection`: :func:`auroc` (how well a score tells inputs of the
+  model's classes from inputs of none of them).
 
 Examples
 --------
@@ -20,6 +22,7 @@ Examples
 """
 
 from .calibration_error import ReliabilityCurve, calibration_error, classwise_calibration_error, reliability_curve
+from .detection import auroc
 from .scores import accuracy, brier_score, confusion_matrix, nll, top_k_accuracy
 
 __all__ = [
@@ -32,4 +35,5 @@ __all__ = [
     "classwise_calibration_error",
     "reliability_curve",
     "ReliabilityCurve",
+    "auroc",
 ]

@@ -5,7 +5,8 @@ softmax + cross-entropy gradient (:func:`softmaxkit.cross_entropy_and_grad`). Th
 nothing above it: calibration, data sets, plots and the command line build on it, never the reverse.
 
 - :mod:`~softmaxkit.nn.base` (the layer contract), :mod:`~softmaxkit.nn.layers` (dense, shape,
-  activation, dropout and softmax layers), :mod:`~softmaxkit.nn.conv` (convolution),
+  activation, dropout and softmax layers, the fixed standardisation input layer),
+  :mod:`~softmaxkit.nn.conv` (convolution),
   :mod:`~softmaxkit.nn.pooling` (max pooling), :mod:`~softmaxkit.nn.init` (initialisers),
 - :mod:`~softmaxkit.nn.sequential` (the model), :mod:`~softmaxkit.nn.architectures` (ready-made models),
 - :mod:`~softmaxkit.nn.optim` (optimizers), :mod:`~softmaxkit.nn.schedules` (learning-rate schedules),
@@ -30,7 +31,7 @@ from . import architectures, init
 from .base import Layer
 from .conv import Conv2D
 from .io import FORMAT_NAME, FORMAT_VERSION, LAYER_TYPES, load, read, save
-from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Standardize, Tanh
 from .optim import SGD, Adam, AdamW
 from .pooling import MaxPool2D
 from .schedules import CosineSchedule, StepSchedule
@@ -47,6 +48,7 @@ __all__ = [
     "Tanh",
     "Dropout",
     "Softmax",
+    "Standardize",
     "Sequential",
     "save",
     "load",

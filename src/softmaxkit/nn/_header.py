@@ -189,6 +189,7 @@ _CONFIG_KEYS = {
     "Conv2D": ({"in_channels", "out_channels", "kernel_size"}, {"stride", "padding", "init"}),
     "MaxPool2D": ({"kernel_size"}, {"stride"}),
     "Dropout": ({"p"}, set()),
+    "Standardize": ({"mean", "scale"}, set()),
 }
 
 
@@ -244,7 +245,27 @@ def _parameter_shapes(name: str, config: dict, where: str) -> dict:
         _window(config["kernel_size"], "kernel_size", where)
         if config.get("stride") is not None:
             _window(config["stride"], "stride", where)
+    if name == "Standardize":
+        _statistics(config, where)
     return {}
+
+
+def _statistics(config: dict, where: str) -> None:
+    """A standardisation layer's ``mean`` and ``scale``: flat JSON lists of numbers, of one length (the
+    constructor then checks their values: finite, within float32's range, positive scales)."""
+    for key in ("mean", "scale"):
+        values = config[key]
+        if not (isinstance(values, list) and 1 <= len(values) <= MAX_SAMPLE_ELEMENTS):
+            raise ValueError(
+                f"{where}: {key} must be a list of 1 to {MAX_SAMPLE_ELEMENTS} numbers, got {short(values)}"
+            )
+        bad = next((i for i, v in enumerate(values) if not _is_number(v)), None)
+        if bad is not None:
+            raise ValueError(f"{where}: {key}[{bad}] must be a number, got {short(values[bad])}")
+    if len(config["mean"]) != len(config["scale"]):
+        raise ValueError(
+            f"{where}: mean and scale must have the same length, got {len(config['mean'])} and {len(config['scale'])}"
+        )
 
 
 def _window(value, argname: str, where: str) -> tuple[int, int]:

@@ -34,7 +34,8 @@ naming the file, after reading a bounded number of bytes and before allocating w
   (``dataset``, ``train_args.seed``/``val_fraction``, ``history``, ``test_accuracy``, ``test_nll``);
 * the layers: at most :data:`~softmaxkit.nn._format.MAX_LAYERS`, known classes, known config keys of
   the right types, convolution strides, pooling windows and strides of at most :data:`~softmaxkit.nn._header.MAX_WINDOW`,
-  padding below the kernel size; each layer's parameter shapes are compared with the arrays present
+  padding below the kernel size, standardisation statistics as lists of numbers of one length (finite,
+  within float32's range, positive scales); each layer's parameter shapes are compared with the arrays present
   *before* any layer is built, so a header cannot claim more weights than the file holds; with an
   input shape, every layer's output (and a convolution's window matrix) holds at most
   :data:`~softmaxkit.nn._header.MAX_SAMPLE_ELEMENTS` per sample;

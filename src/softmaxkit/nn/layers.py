@@ -1,4 +1,5 @@
-"""Dense and shape layers, activations, dropout and the softmax output (the contract: :mod:`.base`)."""
+"""Dense and shape layers, activations, dropout, the softmax output and a fixed standardisation input
+layer (the contract: :mod:`.base`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..kernels import sigmoid, softmax, softmax_backward
 from .base import Layer, float_input, shape_error
 from .init import INITS
 
-__all__ = ["Dense", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax"]
+__all__ = ["Dense", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax", "Standardize"]
 
 
 _DENSE = {"in_features": Integer(1), "out_features": Integer(1), "init": Options(*INITS)}
@@ -261,3 +262,172 @@ class Softmax(Layer):
         if not input_grad:
             return None
         return softmax_backward(y, np.asarray(grad_y, dtype=y.dtype), axis=-1)
+
+
+#: What a standardisation layer's statistics may be: float32 numbers, so that float32 inputs (the
+#: default) neither overflow to infinity nor divide by a scale that rounds to zero.
+_FLOAT32 = np.finfo(np.float32)
+
+
+class Standardize(Layer):
+    """A fixed input layer ``y = (x - mean) / scale``, per feature, with no trainable parameters.
+
+    Statistics fitted on the training data (:meth:`fit`) travel in the model file as this layer's
+    config, so that prediction and evaluation apply exactly what training saw.
+
+    Parameters
+    ----------
+    mean, scale : array_like of shape (n_features,)
+        Finite real numbers within float32's range; every ``scale`` is at least float32's smallest
+        normal number (about 1.2e-38). Kept as read-only float64 arrays.
+
+    Raises
+    ------
+    TypeError
+        ``mean`` or ``scale`` does not hold real numbers (text, booleans, None, ...).
+    ValueError
+        They are not 1-d, empty, of different lengths, or a value is out of the range above (the
+        message names the first one, e.g. ``scale[3] = -1.0``).
+
+    Attributes
+    ----------
+    mean, scale : ndarray of shape (n_features,)
+        float64. ``params`` and ``grads`` are empty: optimizers never change them.
+
+    Notes
+    -----
+    Inputs are ``(n, n_features)``; the output has the input's dtype (float32 unless it is float64),
+    the statistics being rounded to that dtype, then subtracted and divided (as the ONNX export's
+    ``Sub`` and ``Div`` do). The backward pass returns ``grad_y / scale``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 10.0], [3.0, 10.0]], np.float32)
+    >>> layer = Standardize.fit(x)
+    >>> layer.mean.tolist(), layer.scale.tolist()   # the constant column gets scale 1
+    ([2.0, 10.0], [1.0, 1.0])
+    >>> layer.forward(x)
+    array([[-1.,  0.],
+           [ 1.,  0.]], dtype=float32)
+    """
+
+    def __init__(self, mean, scale):
+        super().__init__()
+        self.mean, self.scale = _statistics(mean, scale)
+        self._dtype = None
+
+    @classmethod
+    def fit(cls, x) -> Standardize:
+        """A layer of the per-column mean and population standard deviation of ``x``, in float64.
+
+        A column whose values are all equal gets its value as mean and scale 1 (it standardises to
+        0); so does one whose standard deviation is below float32's smallest normal number.
+
+        Parameters
+        ----------
+        x : array_like of shape (n_samples, n_features)
+            Finite real numbers, at least one row.
+
+        Returns
+        -------
+        Standardize
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not numeric.
+        ValueError
+            ``x`` is not 2-d with a row and a column, holds NaN or infinite values, or a column's
+            statistics are beyond float32's range.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Standardize.fit(np.array([[0.0], [2.0], [4.0]])).config()
+        {'mean': [2.0], 'scale': [1.632993161855452]}
+        """
+        fname = "Standardize.fit"
+        x = np.asarray(x)
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"{fname}: x must be an array of real numbers, got dtype {x.dtype}")
+        if x.ndim != 2 or 0 in x.shape:
+            raise ValueError(f"{fname}: x must be 2-d of shape (n_samples, n_features), both >= 1, got {x.shape}")
+        x = x.astype(np.float64, copy=False)
+        bad = ~np.isfinite(x)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(f"{fname}: x holds NaN or infinite values (first at row {row}, column {column})")
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = x.mean(axis=0)
+            scale = x.std(axis=0)
+        constant = (x == x[0]).all(axis=0) | (scale < _FLOAT32.tiny)
+        mean[constant], scale[constant] = x[0, constant], 1.0
+        return cls(mean, scale)
+
+    @property
+    def name(self) -> str:
+        return f"Standardize(n_features={self.mean.size})"
+
+    def config(self) -> dict:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+    def output_shape(self, input_shape):
+        if tuple(input_shape) != self.mean.shape:
+            raise shape_error(self, f"(n, {self.mean.size})", ("n", *input_shape))
+        return tuple(input_shape)
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        x = float_input(x)
+        if x.shape[1:] != self.mean.shape:
+            raise shape_error(self, f"(n, {self.mean.size})", x.shape)
+        y = (x - self.mean.astype(x.dtype)) / self.scale.astype(x.dtype)
+        self._dtype = x.dtype if training else None
+        return y
+
+    def backward(self, grad_y, *, input_grad: bool = True):
+        dtype = self._saved("_dtype")
+        if not input_grad:
+            return None
+        return np.asarray(grad_y, dtype=dtype) / self.scale.astype(dtype)
+
+
+def _statistics(mean, scale) -> tuple[np.ndarray, np.ndarray]:
+    """``mean`` and ``scale`` as read-only 1-d float64 arrays, checked (see :class:`Standardize`)."""
+    fname = "Standardize"
+    arrays = []
+    for argname, value in (("mean", mean), ("scale", scale)):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError, OverflowError):  # ragged nesting
+            array = np.asarray(None)
+        if array.dtype.kind not in "iuf":  # text, booleans, None, integers beyond 64 bits, ...
+            raise TypeError(f"{fname}: {argname} must be a 1-d sequence of real numbers, got {_short(value)}")
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError(f"{fname}: {argname} must be a non-empty 1-d sequence of numbers, got {_short(value)}")
+        with np.errstate(over="ignore"):
+            array = array.astype(np.float64)
+        arrays.append(array)
+    mean, scale = arrays
+    if mean.shape != scale.shape:
+        raise ValueError(f"{fname}: mean and scale must have the same length, got {mean.size} and {scale.size}")
+    bad = np.flatnonzero(~(np.abs(mean) <= _FLOAT32.max))
+    if bad.size:
+        raise ValueError(
+            f"{fname}: mean must be finite numbers within float32's range, got mean[{bad[0]}] = {float(mean[bad[0]])!r}"
+        )
+    bad = np.flatnonzero(~((scale >= _FLOAT32.tiny) & (scale <= _FLOAT32.max)))
+    if bad.size:
+        raise ValueError(
+            f"{fname}: scale must be positive finite numbers within float32's range (from "
+            f"{_FLOAT32.tiny:.3g} to {_FLOAT32.max:.3g}), got scale[{bad[0]}] = {float(scale[bad[0]])!r}"
+        )
+    mean.setflags(write=False)
+    scale.setflags(write=False)
+    return mean, scale
+
+
+def _short(value) -> str:
+    """A short ``repr`` for messages (a hostile list of a million numbers is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
