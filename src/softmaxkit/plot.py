@@ -26,6 +26,7 @@ __all__ = [
     "plot_calibration_comparison",
     "plot_prediction_grid",
     "plot_multilabel_examples",
+    "plot_neither",
 ]
 
 
@@ -348,4 +349,57 @@ def plot_multilabel_examples(
             tick.set_fontweight("bold" if truth else "normal")
     ax[1, 0].set_ylabel("probability")
     ax[1, 0].legend(fontsize=7, loc="upper right")
+    return ax
+
+
+def plot_neither(result, *, ax=None):
+    """Grouped bars of :func:`softmaxkit.neither.neither_experiment`: dog/human accuracy, then the share of
+    each set of other images called dog or human with confidence, one bar per model.
+
+    Parameters
+    ----------
+    result : softmaxkit.neither.NeitherResult
+    ax : Axes, optional
+        Where to draw; a new figure (no pyplot) when omitted.
+
+    Returns
+    -------
+    Axes
+    """
+    from .neither import MODEL_TITLES, MODELS
+
+    ax = _axes(ax, figsize=(2.2 + 1.6 * (1 + len(result.sets)), 4.5))
+    groups = ["dog/human test\naccuracy"]
+    values = [[result.test[m].accuracy for m in MODELS]]
+    for s in result.sets:
+        name = printable(s.name, one_line=True) + (" *" if s.seen_by_three_class else "")
+        groups.append(f"{name}\nconfidently forced")
+        values.append([s.confidently_forced[m] for m in MODELS])
+    values = np.asarray(values, dtype=float)
+    x = np.arange(len(groups))
+    width = 0.8 / len(MODELS)
+    for j, m in enumerate(MODELS):
+        bars = ax.bar(x + (j - (len(MODELS) - 1) / 2) * width, values[:, j], width=width, label=MODEL_TITLES[m])
+        labels = [f"{v:.1%}" if i == 0 else f"{v:.0%}" for i, v in enumerate(values[:, j])]
+        ax.bar_label(bars, labels=labels, fontsize=7, padding=1)
+    ax.axvline(0.5, color="grey", linewidth=0.8)
+    ax.set_xticks(x, groups, fontsize=8)
+    ax.set_ylim(0, 1.22)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("share of images")
+    ax.set_title(
+        f"dog = {result.dog}, human = {result.human} ({printable(result.data, one_line=True)}): "
+        f"forced with p >= {result.confident:g}"
+    )
+    ax.legend(fontsize=8, loc="upper center", ncols=len(MODELS), frameon=False)
+    if any(s.seen_by_three_class for s in result.sets):
+        ax.annotate(
+            "* the 3-class model trained on other images of these digits",
+            (0, 0),
+            xycoords="figure fraction",
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+            color="grey",
+        )
     return ax

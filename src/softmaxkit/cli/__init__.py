@@ -2,9 +2,9 @@
 
 This module builds the parser and is the only one that imports the command modules (one per
 command: :mod:`.softmax`, :mod:`.demo`, :mod:`.train`, :mod:`.evaluate`, :mod:`.predict`,
-:mod:`.calibrate`, :mod:`.export`, :mod:`.report`, :mod:`.multilabel`, :mod:`.data`); what several
-commands share lives in :mod:`._common`, :mod:`._argtypes`, :mod:`._format` and :mod:`._output`, or
-in the library.
+:mod:`.calibrate`, :mod:`.export`, :mod:`.report`, :mod:`.multilabel`, :mod:`.neither`,
+:mod:`.data`); what several commands share lives in :mod:`._common`, :mod:`._argtypes`,
+:mod:`._format` and :mod:`._output`, or in the library.
 
 Every command runs inside one error boundary, :func:`main`, and returns an exit status instead of
 raising:
@@ -28,16 +28,17 @@ import contextlib
 import signal
 import sys
 import traceback
+import warnings
 
 from .. import __version__
 from ..exceptions import CLIError, Terminated
-from . import calibrate, data, demo, evaluate, export, multilabel, predict, report, softmax, train
+from . import calibrate, data, demo, evaluate, export, multilabel, neither, predict, report, softmax, train
 from ._output import EscapingWriter, describe_error, printable
 
 __all__ = ["main", "build_parser", "CLIError"]
 
 #: The commands in the order ``softmaxkit --help`` lists them.
-COMMANDS = (softmax, demo, train, evaluate, predict, calibrate, export, report, multilabel, data)
+COMMANDS = (softmax, demo, train, evaluate, predict, calibrate, export, report, multilabel, neither, data)
 
 #: Failures a user can cause and fix: bad values and files (ValueError, which the library's file and
 #: data errors derive from), the file system (OSError), sizes beyond the machine (MemoryError), and
@@ -74,6 +75,18 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(args):
+    """While a command runs, a warning (a skipped file, changed data) prints as one escaped line on stderr."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"softmaxkit {args.command}: warning: {printable(str(message), one_line=True)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def _error(args, message: str) -> None:
     print(f"softmaxkit {args.command}: error: {printable(message, one_line=True)}", file=sys.stderr)
 
@@ -86,7 +99,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # usage errors (status 2, message already printed) and --help (0)
         return int(exc.code or 0)
     try:
-        with _sigterm_as_interrupt(), contextlib.redirect_stdout(EscapingWriter(sys.stdout)):
+        with _sigterm_as_interrupt(), _warnings_as_lines(args), contextlib.redirect_stdout(EscapingWriter(sys.stdout)):
             return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)

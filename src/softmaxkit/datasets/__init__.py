@@ -19,6 +19,7 @@ Data roots are searched in this order, each holding one subdirectory per data se
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -162,7 +163,8 @@ def load(name, *, root=None, verify: bool = True, **options) -> Dataset:
     if isinstance(name, os.PathLike) or text.endswith(".npz"):
         if not os.path.isfile(text):
             raise DatasetNotFoundError(f"{text}: no such .npz file, image folder or table")
-        return _with_source(load_npz(text), {"kind": "npz", "path": str(Path(text).resolve())}, invert="no")
+        source = {"kind": "npz", "path": str(Path(text).resolve()), "fingerprint": _file_digest(text)}
+        return _with_source(load_npz(text), source, invert="no")
     if key == "digits":
         return _with_source(load_digits(), {"kind": "builtin", "name": "digits"}, invert="auto")
     try:
@@ -228,6 +230,15 @@ def load_source(source: dict, *, root=None) -> Dataset:
     options = source.get("options") or {}
     loader = load_image_folder if source["kind"] == "folder" else load_table
     return loader(path, **options)
+
+
+def _file_digest(path) -> str:
+    """SHA-256 of a file's bytes (a user's ``.npz``), read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _with_source(data: Dataset, source: dict, *, invert: str) -> Dataset:

@@ -120,7 +120,7 @@ def nll(y_true, probs=None, *, logits=None) -> float:
     p = check_score_matrix(probs, fname, "probs", probabilities=True)
     y = check_label_vector(y_true, p.shape[0], p.shape[1], fname, "y_true")
     with np.errstate(divide="ignore"):
-        return float(-np.mean(np.log(p[np.arange(p.shape[0]), y])))
+        return float(0.0 - np.mean(np.log(p[np.arange(p.shape[0]), y])))  # 0 - x: +0.0, not -0.0, when every p is 1
 
 
 def brier_score(y_true, probs) -> float:
