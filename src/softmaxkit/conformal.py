@@ -12,6 +12,14 @@ calibration points,
 the upper bound holding when the scores have no ties. The guarantee is *marginal* (on average over
 test points, not for each one), needs no assumption on the model, and is lost if the model was
 trained on the calibration data or the test distribution shifts.
+
+**Dask arrays** (calibration sets larger than memory): :meth:`SplitConformal.fit` takes Dask
+probabilities and labels, checks them in one pass over the chunks (the in-memory checks and
+messages) and finds the same threshold, bit for bit, by exact selection (four passes that count
+the scores' bit patterns block by block; nothing is sorted in one place).
+Randomised APS draws each block's uniforms from the generator's one stream, jumped ahead to the
+block's first row, so the draws, and the threshold, are those of the in-memory fit with the same
+``random_state``. :meth:`SplitConformal.predict_sets` of a Dask array is a lazy boolean Dask array.
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._dask import import_dask, is_dask, order_statistics
 from ._validation import (
     OPEN_FRACTION,
     Boolean,
     Options,
+    as_float_array,
     check_label_vector,
+    check_labels,
     check_labels_first,
     check_score_matrix,
     to_numpy,
@@ -46,6 +57,23 @@ def _conformal_rank(n: int, alpha: float) -> int:
     """
     a = Fraction(repr(float(alpha)))
     return math.ceil((n + 1) * (1 - a))
+
+
+def _class_scores(p, score, u=None):
+    """Score of every candidate class, shape (n, k), in the original class order.
+
+    ``u`` (shape (n, 1)): the uniforms of randomised APS, one per row; None for the plain scores.
+    """
+    if score == "lac":
+        return 1.0 - p
+    order = np.argsort(-p, axis=1, kind="stable")  # decreasing, ties by lower index
+    p_sorted = np.take_along_axis(p, order, axis=1)
+    cum = np.cumsum(p_sorted, axis=1)  # mass at or above each rank
+    if u is not None:
+        cum = (cum - p_sorted) + u * p_sorted
+    scores = np.empty_like(p)
+    np.put_along_axis(scores, order, cum, axis=1)
+    return scores
 
 
 class SplitConformal:
@@ -90,7 +118,9 @@ class SplitConformal:
     random_state : None, int or numpy.random.Generator, optional
         Source of the uniform draws of randomised APS: a ``Generator`` is used as given (and
         advanced), an int seeds a new one at ``fit`` so that a fit followed by the same
-        ``predict_sets`` calls is reproducible.
+        ``predict_sets`` calls is reproducible. Row ``i`` of ``n`` rows gets the ``i``-th of
+        ``n`` draws, with Dask arrays too (which need a ``PCG64`` or ``PCG64DXSM`` generator,
+        the kind ``numpy.random.default_rng`` makes, whose stream can jump ahead to a block).
 
     Attributes
     ----------
@@ -146,41 +176,84 @@ class SplitConformal:
         if self.randomized and self.score != "aps":
             raise ValueError(f"{fname}: randomized=True applies to score='aps' only, got score={self.score!r}")
 
+    def _draws(self):
+        """Whether the scores are randomised (and draw from ``rng_``)."""
+        return self.score == "aps" and self.randomized
+
     def _scores(self, p):
         """Score of every candidate class, shape (n, k), in the original class order."""
-        if self.score == "lac":
-            return 1.0 - p
-        n = p.shape[0]
-        order = np.argsort(-p, axis=1, kind="stable")  # decreasing, ties by lower index
-        p_sorted = np.take_along_axis(p, order, axis=1)
-        cum = np.cumsum(p_sorted, axis=1)  # mass at or above each rank
-        if self.randomized:
-            u = self.rng_.random((n, 1))
-            cum = (cum - p_sorted) + u * p_sorted
-        scores = np.empty_like(p)
-        np.put_along_axis(scores, order, cum, axis=1)
-        return scores
+        u = self.rng_.random((p.shape[0], 1)) if self._draws() else None
+        return _class_scores(p, self.score, u)
 
     def fit(self, probs, labels, *, alpha: float = 0.1):
         """Compute ``qhat_`` from calibration probabilities and their true labels.
 
         Parameters
         ----------
-        probs : array_like of shape (n_calib, n_classes)
+        probs : array_like or dask.array.Array of shape (n_calib, n_classes)
             Probabilities in [0, 1] from a model that was not trained on these samples.
-        labels : array_like of int, shape (n_calib,)
+        labels : array_like or dask.array.Array of int, shape (n_calib,)
         alpha : float in (0, 1), default 0.1
             Target miscoverage: sets contain the true class with probability >= 1 - alpha.
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        With Dask arrays the data are checked in one pass, and the :math:`k`-th smallest score is
+        found exactly in four more (see the module notes): ``qhat_`` is the in-memory one, bit for
+        bit. Every pass recomputes the arrays' graph; persist them first if the cluster holds them.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> rng = np.random.default_rng(0)
+        >>> probs, labels = rng.dirichlet(np.ones(3), size=1000), rng.integers(0, 3, size=1000)
+        >>> eager = SplitConformal("aps", randomized=True, random_state=7).fit(probs, labels)
+        >>> lazy = SplitConformal("aps", randomized=True, random_state=7)
+        >>> lazy.fit(da.from_array(probs, chunks=300), da.from_array(labels, chunks=300)).qhat_ == eager.qhat_
+        True
         """
         fname = "SplitConformal.fit"
         self._validate_params(fname)
         (alpha,) = validate(fname, _CONSTRAINTS, alpha=alpha)
+        if is_dask(probs, labels):
+            return self._fit_dask(probs, labels, alpha, fname)
         p = check_score_matrix(probs, fname, "probs", probabilities=True)
         y = check_label_vector(labels, p.shape[0], p.shape[1], fname, "labels")
+        self._start_rng(fname)
+        n = p.shape[0]
+        true_scores = self._scores(p)[np.arange(n), y]
+        k = _conformal_rank(n, alpha)
+        qhat = float(np.partition(true_scores, k - 1)[k - 1]) if k <= n else math.inf
+        return self._record(qhat, k, n, p.shape[1], alpha)
+
+    def _fit_dask(self, probs, labels, alpha, fname):
+        da = import_dask(fname)
+        p, y = _checked_dask_inputs(probs, labels, fname)
+        self._start_rng(fname)
+        n = p.shape[0]
+        draws = (_uniform_draws(self.rng_, y, fname), "i") if self._draws() else ()
+        true_scores = da.blockwise(
+            _true_scores,
+            "i",
+            p,
+            "ij",
+            y,
+            "i",
+            *draws,
+            score=self.score,
+            concatenate=True,
+            dtype=np.float64,
+            meta=np.empty(0, np.float64),
+        )
+        k = _conformal_rank(n, alpha)
+        qhat = order_statistics(true_scores, [k - 1])[0] if k <= n else math.inf
+        return self._record(qhat, k, n, p.shape[1], alpha)
+
+    def _start_rng(self, fname):
         if self.randomized:
             try:
                 self.rng_ = np.random.default_rng(self.random_state)
@@ -190,13 +263,12 @@ class SplitConformal:
                 ) from None
         else:
             self.rng_ = None
-        n = p.shape[0]
-        true_scores = self._scores(p)[np.arange(n), y]
-        k = _conformal_rank(n, alpha)
-        self.qhat_ = float(np.partition(true_scores, k - 1)[k - 1]) if k <= n else math.inf
+
+    def _record(self, qhat, k, n, n_classes, alpha):
+        self.qhat_ = qhat
         self.alpha_ = alpha
         self.n_calib_ = n
-        self.n_classes_ = p.shape[1]
+        self.n_classes_ = n_classes
         self.quantile_level_ = k / n
         return self
 
@@ -215,22 +287,164 @@ class SplitConformal:
 
         Parameters
         ----------
-        probs : array_like of shape (n_samples, n_classes)
+        probs : array_like or dask.array.Array of shape (n_samples, n_classes)
             Probabilities from the same model as at ``fit``.
 
         Returns
         -------
-        ndarray of bool, shape (n_samples, n_classes)
-            Sets can be empty (see the class notes); all True when ``qhat_`` is infinite.
+        ndarray or dask.array.Array of bool, shape (n_samples, n_classes)
+            Sets can be empty (see the class notes); all True when ``qhat_`` is infinite. For Dask
+            ``probs``, a lazy Dask array (each block's values are checked when it is computed);
+            randomised APS takes its draws from ``rng_`` now, as in memory, so computing the result
+            twice gives the same sets.
         """
         fname = "SplitConformal.predict_sets"
         self._check_fitted(fname)
+        if is_dask(probs):
+            return self._predict_sets_dask(probs, fname)
         p = check_score_matrix(probs, fname, "probs", probabilities=True)
-        if p.shape[1] != self.n_classes_:
-            raise ValueError(
-                f"{fname}: probs have {p.shape[1]} classes, but the predictor was fitted on {self.n_classes_}"
-            )
+        self._check_classes(p.shape[1], fname)
         return self._scores(p) <= self.qhat_
+
+    def _check_classes(self, n_classes, fname):
+        if n_classes != self.n_classes_:
+            raise ValueError(
+                f"{fname}: probs have {n_classes} classes, but the predictor was fitted on {self.n_classes_}"
+            )
+
+    def _predict_sets_dask(self, probs, fname):
+        da = import_dask(fname)
+        p = _dask_array(probs, fname, "probs", known_chunks=self._draws())
+        _check_matrix_kind(p, fname)
+        self._check_classes(p.shape[1], fname)
+        p = p.astype(np.float64).rechunk({1: -1})
+        draws = (_uniform_draws(self.rng_, p[:, 0], fname), "i") if self._draws() else ()
+        return da.blockwise(
+            _sets,
+            "ij",
+            p,
+            "ij",
+            *draws,
+            score=self.score,
+            qhat=self.qhat_,
+            fname=fname,
+            dtype=bool,
+            meta=np.empty((0, 0), bool),
+        )
+
+
+# ---- Dask arrays
+
+
+def _dask_array(x, fname, argname, *, known_chunks=True):
+    """``x`` if it is a Dask array (with known chunk sizes when asked), else a TypeError."""
+    da = import_dask(fname)
+    if not isinstance(x, da.Array):
+        raise TypeError(
+            f"{fname}: {argname} is a {type(x).__module__}.{type(x).__name__}, a Dask collection but not an "
+            "array; pass a dask.array.Array (a Dask DataFrame's is .to_dask_array(lengths=True))"
+        )
+    if known_chunks and any(math.isnan(size) for size in x.shape):
+        raise ValueError(
+            f"{fname}: {argname} has unknown chunk sizes (shape {x.shape}), as after boolean indexing; "
+            f"call {argname}.compute_chunk_sizes() first"
+        )
+    return x
+
+
+def _stand_in(dtype, shape):
+    """An array of ``dtype`` and ``shape`` that holds no data, for a check that fails before reading a value."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(0 if math.isnan(d) else d for d in shape))
+
+
+def _check_matrix_kind(p, fname):
+    """The checks of ``check_score_matrix`` that read no value: the dtype and the shape (unknown rows pass)."""
+    as_float_array(np.empty(0, p.dtype), fname, "probs")
+    shape = p.shape
+    if len(shape) != 2 or not shape[0] or not shape[1]:
+        check_score_matrix(_stand_in(np.float64, shape), fname, "probs", probabilities=True)  # raises
+        raise AssertionError(f"{fname}: probs of shape {shape} passed the checks meant to refuse them")
+
+
+def _checked_dask_inputs(probs, labels, fname):
+    """``probs`` and ``labels`` checked as ``check_score_matrix`` and ``check_label_vector`` check them, in
+    one pass over the chunks, as float64 and int Dask arrays of the same row chunks."""
+    da = import_dask(fname)
+    import dask
+
+    p = _dask_array(probs, fname, "probs") if is_dask(probs) else to_numpy(probs, fname, "probs")
+    _check_matrix_kind(p, fname)
+    n, k = p.shape
+    y = _dask_array(labels, fname, "labels") if is_dask(labels) else to_numpy(labels, fname, "labels")
+    labels_fit = y.dtype.kind in "iu" and y.shape == (n,)
+    rows = p.chunks[0] if is_dask(p) else y.chunks[0] if labels_fit and is_dask(y) else "auto"
+    p = (p if is_dask(p) else da.from_array(p, chunks=(rows, k))).astype(np.float64).rechunk((rows, k))
+    rows = p.chunks[0]
+    p_blocks = p.to_delayed().ravel()
+    y_blocks = [None] * len(rows)
+    if labels_fit:
+        y = (y if is_dask(y) else da.from_array(y, chunks=(rows,))).rechunk((rows,))
+        y_blocks = y.to_delayed()
+    summarise = dask.delayed(_summarise, pure=True)
+    parts = dask.compute(*(summarise(p_b, y_b) for p_b, y_b in zip(p_blocks, y_blocks, strict=True)))
+    # the in-memory checks, in their order, given what they read: whether all is finite, the extremes
+    if not all(part[0] for part in parts):
+        check_score_matrix(np.array([[np.nan]]), fname, "probs", probabilities=True)
+    parts = [part for part in parts if len(part) > 1]  # the blocks with rows
+    lo, hi = min(part[1] for part in parts), max(part[2] for part in parts)
+    check_score_matrix(np.array([[lo, hi]]), fname, "probs", probabilities=True)
+    if not labels_fit:
+        check_label_vector(_stand_in(y.dtype, y.shape), n, None, fname, "labels")
+    check_labels(np.array([min(part[3] for part in parts), max(part[4] for part in parts)]), k, fname, argname="labels")
+    return p, y
+
+
+def _summarise(p, y):
+    """What the checks read of a block: ``(all finite, min, max[, min label, max label])``, or less if empty."""
+    finite = bool(np.isfinite(p).all())
+    if not (finite and p.size):
+        return (finite,)
+    return (finite, p.min(), p.max()) if y is None else (finite, p.min(), p.max(), y.min(), y.max())
+
+
+def _uniform_draws(rng, rows, fname):
+    """The uniforms ``rng.random(n)`` would draw now, as a lazy Dask array chunked as ``rows`` (a 1-D Dask
+    array of n rows, chunk sizes known); ``rng`` is moved past them. Each block jumps ahead in a copy of
+    the stream to its first row."""
+    bit = rng.bit_generator
+    if not isinstance(bit, (np.random.PCG64, np.random.PCG64DXSM)):
+        raise TypeError(
+            f"{fname}: randomized APS on Dask arrays jumps ahead in the generator's stream to each block, which "
+            f"needs a PCG64 or PCG64DXSM bit generator (numpy.random.default_rng's); random_state uses "
+            f"{type(bit).__name__}: pass an int seed or a numpy.random.default_rng(...) generator"
+        )
+    state = bit.state
+    draws = rows.map_blocks(_uniform_block, kind=type(bit), state=state, dtype=np.float64, meta=np.empty(0))
+    bit.advance(rows.shape[0])
+    moved = bit.state
+    moved["has_uint32"], moved["uinteger"] = state["has_uint32"], state["uinteger"]  # untouched by doubles
+    bit.state = moved
+    return draws
+
+
+def _uniform_block(block, *, kind, state, block_info=None):
+    bit = kind(0)
+    bit.state = state
+    bit.advance(block_info[0]["array-location"][0][0])
+    return np.random.Generator(bit).random(block.shape[0])
+
+
+def _true_scores(p, y, u=None, *, score):
+    """The score of each row's true class (``u``: the row's uniform of randomised APS)."""
+    y = np.asarray(y).astype(np.intp, copy=False)
+    scores = _class_scores(np.asarray(p), score, None if u is None else np.asarray(u)[:, None])
+    return scores[np.arange(y.shape[0]), y]
+
+
+def _sets(p, u=None, *, score, qhat, fname):
+    """A block of prediction sets, its values checked first."""
+    p = check_score_matrix(p, fname, "probs", probabilities=True, allow_empty=True)
+    return _class_scores(p, score, None if u is None else u[:, None]) <= qhat
 
 
 def _check_sets(sets, fname):

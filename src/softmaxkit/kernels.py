@@ -33,6 +33,17 @@ written with ``out[...] = result`` (JAX arrays, which are immutable, are refused
 One check at the top of each function, on types alone, sends such calls there; NumPy input, lists and
 scalars keep the NumPy path and the fused kernels, unchanged.
 
+Dask arrays
+-----------
+A Dask array (``x`` or ``where``) gives a Dask array, and nothing is computed until you ask: each
+block runs the in-memory function when the class axis is one chunk (every row then gets the bits it
+would get in memory, whenever the block takes the same path as the whole array: see
+:mod:`softmaxkit._dask_kernels`), and a class axis split across chunks is computed exactly by a
+two-pass logsumexp (the row maximum over every chunk, then the sum of ``exp(x - max)``), with the
+same edge cases as in memory. ``where`` may be a Dask or NumPy array (it is rechunked like ``x``);
+``out=`` is refused (use the result). The ``dask`` extra (``pip install 'softmaxkit[dask]'``)
+provides Dask.
+
 ``out=``
 --------
 ``out`` may share memory with any input (``x``, ``where``, ``y``, ``grad``): the result is what a
@@ -55,6 +66,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _dask_kernels
+from ._dask import is_dask
 from ._numba import dispatch as _fused
 from ._validation import (
     as_float_array,
@@ -228,6 +241,7 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
 
     A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
     and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+    A Dask array gives a lazy Dask array (see *Dask arrays* there).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (the result is an ndarray), and a masked array is refused with a ``TypeError``: pass
@@ -250,7 +264,11 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
     array([0.327047, 0.379974, 0.292979])
     """
     fname = "softmax"
-    if uses_array_api(x, where):
+    if uses_array_api(x, where):  # Dask arrays too: one check on the NumPy path
+        if is_dask(x, where):
+            return _dask_kernels.softmax(
+                x, axis, temperature=temperature, where=where, out=out, fname=fname, log=False, kernel=softmax
+            )
         return _softmax_array_api(x, axis, temperature, where, out, fname, log=False)
     z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
     out = check_out(out, z.shape, result_dtype, fname)
@@ -307,6 +325,7 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
 
     A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
     and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+    A Dask array gives a lazy Dask array (see *Dask arrays* there).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays (the result is an ndarray), and a masked array is refused with a ``TypeError``: pass
@@ -322,7 +341,11 @@ def log_softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=
     array([-1.760365, -0.260365, -2.860365])
     """
     fname = "log_softmax"
-    if uses_array_api(x, where):
+    if uses_array_api(x, where):  # Dask arrays too: one check on the NumPy path
+        if is_dask(x, where):
+            return _dask_kernels.softmax(
+                x, axis, temperature=temperature, where=where, out=out, fname=fname, log=True, kernel=log_softmax
+            )
         return _softmax_array_api(x, axis, temperature, where, out, fname, log=True)
     z, ax, mask, result_dtype = _prepare(x, axis, temperature, where, fname)
     out = check_out(out, z.shape, result_dtype, fname)
@@ -376,6 +399,7 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
 
     A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
     and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+    A Dask array gives a lazy Dask array (see *Dask arrays* there).
 
     ``x`` and ``where`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as
     plain arrays, and a masked array is refused with a ``TypeError``: pass its mask as
@@ -390,7 +414,11 @@ def logsumexp(x, axis: int = -1, *, keepdims: bool = False, where=None, out=None
     array([0.693147, 1.126928])
     """
     fname = "logsumexp"
-    if uses_array_api(x, where):
+    if uses_array_api(x, where):  # Dask arrays too: one check on the NumPy path
+        if is_dask(x, where):
+            return _dask_kernels.logsumexp(
+                x, axis, keepdims=keepdims, where=where, out=out, fname=fname, kernel=logsumexp
+            )
         return _logsumexp_array_api(x, axis, keepdims, where, out, fname)
     z, result_dtype = as_float_array(x, fname)
     ax = normalize_axis(axis, z.ndim, fname)
@@ -429,6 +457,7 @@ def sigmoid(x, *, out=None) -> np.ndarray:
     -----
     A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
     and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+    A Dask array gives a lazy Dask array (see *Dask arrays* there).
 
     ``x`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as plain arrays
     (the result is an ndarray), and a masked array is refused with a ``TypeError`` (convert it
@@ -442,7 +471,9 @@ def sigmoid(x, *, out=None) -> np.ndarray:
     array([0. , 0.5, 1. ])
     """
     fname = "sigmoid"
-    if uses_array_api(x):
+    if uses_array_api(x):  # Dask arrays too: one check on the NumPy path
+        if is_dask(x):
+            return _dask_kernels.elementwise(x, out=out, fname=fname, kernel=sigmoid)
         return _elementwise_array_api(x, out, fname)
     z, result_dtype = as_float_array(x, fname)
     out = check_out(out, z.shape, result_dtype, fname)
@@ -459,6 +490,7 @@ def log_sigmoid(x, *, out=None) -> np.ndarray:
     -----
     A PyTorch tensor, CuPy or JAX array (any array-API array) gives an array of its own library, dtype
     and device, computed with that library (see *Arrays of other libraries* in :mod:`softmaxkit.kernels`).
+    A Dask array gives a lazy Dask array (see *Dask arrays* there).
 
     ``x`` may be any array-like; ``np.matrix`` and other ndarray subclasses are treated as plain arrays
     (the result is an ndarray), and a masked array is refused with a ``TypeError`` (convert it
@@ -472,7 +504,9 @@ def log_sigmoid(x, *, out=None) -> np.ndarray:
     array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
     """
     fname = "log_sigmoid"
-    if uses_array_api(x):
+    if uses_array_api(x):  # Dask arrays too: one check on the NumPy path
+        if is_dask(x):
+            return _dask_kernels.elementwise(x, out=out, fname=fname, kernel=log_sigmoid)
         return _elementwise_array_api(x, out, fname)
     z, result_dtype = as_float_array(x, fname)
     out = check_out(out, z.shape, result_dtype, fname)

@@ -22,12 +22,22 @@ and device (lists and Python scalars are converted; NumPy arrays are refused wit
 Checks that look at values (labels in range, finite weights and targets, probabilities in [0, 1])
 read one boolean from the device, which waits for it: the price of an error instead of a silent
 wrong answer.
+
+Dask arrays (logits and/or target; a NumPy one beside them is wrapped, chunked like the Dask one)
+go to :func:`cross_entropy`'s lazy Dask path: the result is a Dask array and nothing is computed
+until asked. With the class axis in one chunk, each block runs the in-memory loss (per-row losses
+bit for bit when the block takes the whole array's path); split across chunks, the log-softmax is
+computed exactly by a two-pass logsumexp. ``"sum"`` and ``"mean"`` add per-block sums; labels out
+of range and non-finite targets raise the in-memory errors when computed. The other losses of this
+module take Dask arrays through the array-API path.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _dask_kernels
+from ._dask import is_dask
 from ._numba import dispatch as _fused
 from ._validation import (
     FRACTION,
@@ -271,6 +281,7 @@ def cross_entropy(
     -----
     PyTorch tensors, CuPy and JAX arrays (any array-API arrays, all of one library and device) are
     computed with their own library, which the results are arrays of (see :mod:`softmaxkit.losses`).
+    Dask logits or targets give a lazy Dask array (``weight`` must then be a NumPy array).
 
     ``logits``, ``target`` and ``weight`` may be any array-like; ``np.matrix`` and other ndarray
     subclasses are treated as plain arrays, and masked arrays are refused with a ``TypeError`` (leave
@@ -287,7 +298,20 @@ def cross_entropy(
     33.531849
     """
     fname = "cross_entropy"
-    if uses_array_api(logits, target, weight):
+    if uses_array_api(logits, target, weight):  # Dask arrays too: one check on the NumPy path
+        if is_dask(logits, target, weight):
+            return _dask_kernels.cross_entropy(
+                logits,
+                target,
+                axis=axis,
+                weight=weight,
+                ignore_index=ignore_index,
+                label_smoothing=label_smoothing,
+                reduction=reduction,
+                fname=fname,
+                kernel=cross_entropy,
+                check_options=_check_options,
+            )
         return _cross_entropy_array_api(
             logits, target, axis, weight, ignore_index, label_smoothing, reduction, fname, need_grad=False
         )

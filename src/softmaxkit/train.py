@@ -6,6 +6,9 @@ parameters. The loss is passed in: :class:`SoftmaxCrossEntropy` (the default) tr
 classifier with the fused softmax + cross-entropy gradient (``probs - onehot``, never a Jacobian);
 :class:`softmaxkit.multilabel.MultiLabelLoss` trains a sigmoid or softmax head on label sets.
 
+Data larger than memory train through the same loop: ``x`` may be a batch source such as
+:class:`softmaxkit.datasets.streaming.BlockStream`, which reads block-shuffled minibatches from disk.
+
 What :class:`softmaxkit.SoftmaxClassifier` (the scikit-learn estimator) needs lives here too, so that
 there is one loop: per-sample weights (a weighted mean loss per batch), an L2 penalty on the weights
 as scikit-learn's ``MLPClassifier`` defines it, and a choice of what decides stopping (validation
@@ -149,13 +152,18 @@ class SoftmaxCrossEntropy:
         return float(np.dot(hits, sample_weight))
 
 
-def evaluate_loss(model, x, y, *, loss=None, batch_size: int = 1024, sample_weight=None):
+def evaluate_loss(model, x, y=None, *, loss=None, batch_size: int = 1024, sample_weight=None):
     """Mean loss (default: cross-entropy) and accuracy of ``model`` on ``(x, y)``, computed in batches.
 
     With ``sample_weight`` both are weighted means (the loss must accept ``sample_weight=``).
-    Returns ``(nan, nan)`` for an empty set; the accuracy is NaN when the loss has none.
+    Returns ``(nan, nan)`` for an empty set; the accuracy is NaN when the loss has none. ``x`` may be
+    a batch source (see :func:`fit`; ``y`` is then None): it is read block by block, in order.
     """
     loss = SoftmaxCrossEntropy() if loss is None else loss
+    if _is_batch_source(x):
+        if sample_weight is not None:
+            raise TypeError("evaluate_loss: sample weights are not supported with a batch source")
+        return _stream_loss(model, x, loss, batch_size)
     if len(y) == 0:
         return math.nan, math.nan
     logits = model.predict_logits(x, batch_size=batch_size)
@@ -167,6 +175,43 @@ def evaluate_loss(model, x, y, *, loss=None, batch_size: int = 1024, sample_weig
         correct, total = loss.n_correct(logits, y, sample_weight=w), float(w.sum())
         value = loss.loss(logits, y, sample_weight=w)
     return value, (math.nan if correct is None else correct / total)
+
+
+def _is_batch_source(x) -> bool:
+    """Whether ``x`` streams its rows (:class:`softmaxkit.datasets.streaming.BlockStream`) rather than holding them."""
+    return hasattr(x, "shuffled_batches") and hasattr(x, "ordered_blocks")
+
+
+def _stream_loss(model, source, loss, batch_size: int):
+    """Mean loss and accuracy over a batch source's blocks, holding one block at a time."""
+    dtype = getattr(model, "dtype", np.float32)
+    total = correct = 0
+    loss_sum = 0.0
+    for x, y in source.ordered_blocks():
+        if len(y) == 0:
+            continue
+        logits = model.predict_logits(x.astype(dtype, copy=False), batch_size=batch_size)
+        loss_sum += loss.loss(logits, y) * len(y)
+        hits = loss.n_correct(logits, y)
+        correct = None if hits is None or correct is None else correct + hits
+        total += len(y)
+    if total == 0:
+        return math.nan, math.nan
+    return loss_sum / total, (math.nan if correct is None else correct / total)
+
+
+def _shuffled_batches(x, y, sample_weight, batch_size: int, rng):
+    """One epoch of in-memory ``(x, y, weights)`` batches in a fresh order drawn from ``rng``."""
+    order = rng.permutation(len(y))
+    for lo in range(0, len(y), batch_size):
+        idx = order[lo : lo + batch_size]
+        yield x[idx], y[idx], None if sample_weight is None else sample_weight[idx]
+
+
+def _streamed_batches(source, loss_fn, n_outputs: int, dtype, batch_size: int, rng, fname: str):
+    """One epoch of a batch source's ``(x, y, None)`` batches, cast to the model's dtype and checked."""
+    for xb, yb in source.shuffled_batches(batch_size, rng):
+        yield xb.astype(dtype, copy=False), loss_fn.check_targets(yb, n_outputs, fname, "y"), None
 
 
 def _snapshot(model):
@@ -208,7 +253,7 @@ def _weight_penalty(model) -> list:
 def fit(
     model,
     x,
-    y,
+    y=None,
     *,
     optimizer,
     rng: np.random.Generator,
@@ -251,8 +296,13 @@ def fit(
     ----------
     model : softmaxkit.nn.Sequential
         The network; its last layer produces logits.
-    x, y : ndarray
-        Training inputs and targets (integer labels for the default loss).
+    x, y : ndarray, or a batch source and None
+        Training inputs and targets (integer labels for the default loss). For data larger than
+        memory, ``x`` may be a *batch source* holding its own labels (``y=None``), such as
+        :class:`softmaxkit.datasets.streaming.BlockStream`: it has ``len()`` (rows per epoch),
+        ``sample_shape``, ``shuffled_batches(batch_size, rng)`` (one epoch of ``(x, y)`` minibatches
+        in an order drawn from ``rng``) and ``ordered_blocks()`` (every ``(x, y)`` block once, for
+        validation). Only a few blocks are then in memory at a time; sample weights are not taken.
     optimizer : softmaxkit.nn.optim optimizer
         Has ``step(model)`` and a settable ``lr``.
     rng : numpy.random.Generator
@@ -263,7 +313,8 @@ def fit(
     epochs : int, default 10
     batch_size : int, default 128
     x_val, y_val : ndarray, optional
-        Validation data for early stopping and model selection.
+        Validation data for early stopping and model selection; ``x_val`` may be a batch source
+        (``y_val=None``), read block by block after every epoch.
     patience : int or None, default 5
         Epochs without improvement of the monitored quantity before stopping; None never stops early.
     schedule : callable, optional
@@ -307,21 +358,36 @@ def fit(
     )
     loss_fn = SoftmaxCrossEntropy() if loss is None else loss
     dtype = getattr(model, "dtype", np.float32)  # float32, or float64 for a model cast with astype
-    x = np.asarray(x, dtype=dtype)
-    y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"{fname}: x has {len(x)} rows but y has {len(y)} labels")
-    if len(y) == 0:
-        raise ValueError(f"{fname}: the training set is empty")
-    n_outputs = _n_outputs(model, x[:1])
-    y = loss_fn.check_targets(y, n_outputs, fname, "y")
-    has_val = x_val is not None and y_val is not None and len(y_val) > 0
-    if has_val:
-        x_val = np.asarray(x_val, dtype=dtype)
-        y_val = loss_fn.check_targets(np.asarray(y_val), n_outputs, fname, "y_val")
+    streamed, val_streamed = _is_batch_source(x), _is_batch_source(x_val)
+    if streamed or val_streamed:
+        _check_sources(x, y, x_val, y_val, sample_weight, val_sample_weight, streamed, val_streamed, fname)
+    if streamed:
+        n = len(x)
+        if n == 0:
+            raise ValueError(f"{fname}: the training set is empty")
+        n_outputs = _n_outputs(model, np.zeros((1, *x.sample_shape), dtype))
+    else:
+        x = np.asarray(x, dtype=dtype)
+        y = np.asarray(y)
+        if len(x) != len(y):
+            raise ValueError(f"{fname}: x has {len(x)} rows but y has {len(y)} labels")
+        if len(y) == 0:
+            raise ValueError(f"{fname}: the training set is empty")
+        n_outputs = _n_outputs(model, x[:1])
+        y = loss_fn.check_targets(y, n_outputs, fname, "y")
+        n = len(y)
+    if val_streamed:
+        has_val = len(x_val) > 0
+        n_val = len(x_val)
+    else:
+        has_val = x_val is not None and y_val is not None and len(y_val) > 0
+        if has_val:
+            x_val = np.asarray(x_val, dtype=dtype)
+            y_val = loss_fn.check_targets(np.asarray(y_val), n_outputs, fname, "y_val")
+        n_val = len(y_val) if has_val else 0
     weights = [
-        (sample_weight, len(y), "sample_weight"),
-        (val_sample_weight, len(y_val) if has_val else 0, "val_sample_weight"),
+        (sample_weight, n, "sample_weight"),
+        (val_sample_weight, n_val, "val_sample_weight"),
     ]
     if any(w is not None for w, _, _ in weights) and not _takes_weights(loss_fn):
         raise TypeError(f"{fname}: sample weights need a loss that accepts sample_weight=, which {loss_fn!r} does not")
@@ -342,12 +408,14 @@ def fit(
     best = _snapshot(model)
     since_best = 0
     step = 0
-    n = len(y)
     select_on_val = has_val and monitor != "train_loss"
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            order = rng.permutation(n)
+            if streamed:
+                batches = _streamed_batches(x, loss_fn, n_outputs, dtype, batch_size, rng, fname)
+            else:
+                batches = _shuffled_batches(x, y, sample_weight, batch_size, rng)
             loss_sum = 0.0
             weight_sum = 0.0
             correct = 0
@@ -360,14 +428,8 @@ def fit(
                 disable=not progress,
                 dynamic_ncols=True,
             )
-            for lo in range(0, n, batch_size):
-                idx = order[lo : lo + batch_size]
-                xb, yb = x[idx], y[idx]
-                if sample_weight is None:
-                    wb, batch_weight = None, len(idx)
-                else:
-                    wb = sample_weight[idx]
-                    batch_weight = float(wb.sum())
+            for xb, yb, wb in batches:
+                batch_weight = len(yb) if wb is None else float(wb.sum())
                 if batch_weight > 0:
                     if schedule is not None:
                         optimizer.lr = schedule(step)
@@ -386,9 +448,9 @@ def fit(
                     weight_sum += batch_weight
                     hits = loss_fn.n_correct(logits, yb)
                     correct = None if hits is None or correct is None else correct + hits
-                seen += len(idx)
+                seen += len(yb)
                 if progress:
-                    bar.update(len(idx))
+                    bar.update(len(yb))
                     shown = {"loss": f"{loss_sum / max(weight_sum, 1e-300):.4f}"}
                     if correct is not None:
                         shown["acc"] = f"{correct / seen:.3f}"
@@ -437,6 +499,19 @@ def fit(
         history.stop_signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
     _restore(model, best)
     return history
+
+
+def _check_sources(x, y, x_val, y_val, sample_weight, val_sample_weight, streamed, val_streamed, fname):
+    """A batch source holds its own labels and takes no sample weights."""
+    for is_source, labels, argname in ((streamed, y, "y"), (val_streamed, y_val, "y_val")):
+        if is_source and labels is not None:
+            raise TypeError(f"{fname}: a batch source holds its own labels; pass {argname}=None")
+    for is_source, w, argname in (
+        (streamed, sample_weight, "sample_weight"),
+        (val_streamed, val_sample_weight, "val_sample_weight"),
+    ):
+        if is_source and w is not None:
+            raise TypeError(f"{fname}: {argname} is not supported with a batch source")
 
 
 def _add_penalty(penalised, scale: float) -> float:

@@ -1,5 +1,9 @@
-"""Dask tests: skipped without the `dask` extra; `cluster` is a distributed.LocalCluster of two worker
-processes on 127.0.0.1, started once per test session (per xdist worker) and stopped at its end."""
+"""Dask tests: skipped without the `dask` extra.
+
+`cluster` is a client of a distributed.LocalCluster of two worker processes on 127.0.0.1, started once
+per test session (per xdist worker) and stopped at its end. It is the scheduler only inside the tests
+that ask for it: every other test keeps Dask's local schedulers.
+"""
 
 import pytest
 
@@ -8,13 +12,21 @@ pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def _local_cluster():
     from distributed import Client, LocalCluster
 
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         ) as local,
-        Client(local) as client,
+        Client(local, set_as_default=False) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def cluster(_local_cluster):
+    import dask
+
+    with _local_cluster.as_current(), dask.config.set(scheduler=_local_cluster.get):
+        yield _local_cluster

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._dask import is_dask
 from .._validation import (
     NON_NEGATIVE,
     Integer,
@@ -27,6 +28,14 @@ from .._validation import (
 from ..exceptions import NotFittedError
 from ..kernels import softmax
 from ..losses import cross_entropy, cross_entropy_and_grad
+from ._checks import (
+    check_probabilities,
+    check_sample_weight,
+    impossible_labels_error,
+    labels_required_error,
+    zero_probabilities_error,
+)
+from ._dask import fit_blocks, transform_blocks
 
 __all__ = ["Calibrator", "CONSTRAINTS", "INPUTS", "mean_nll", "nll_and_grad", "short"]
 
@@ -40,21 +49,15 @@ CONSTRAINTS = {
     "inputs": Options(*INPUTS),
 }
 
-#: How far a row of probabilities may sum from 1. The check is there to catch scores that are not
-#: distributions (logits, one sigmoid per class, a transposed array), not rounding: probabilities are
-#: often computed in float32 and handed over as float64, and a float32 softmax over thousands of
-#: classes is off by up to ~1e-5, so float32 and float64 share one tolerance; float16 holds 3 digits.
-#: A row off by d shifts log p by about d, which temperature scaling ignores exactly.
-ROW_SUM_TOL = {np.dtype(np.float16): 1e-2}
-DEFAULT_ROW_SUM_TOL = 1e-4
-
 
 class Calibrator:
     """Shared plumbing: the estimator protocol, checks of the scores, NLL bookkeeping, (de)serialisation.
 
     Subclasses set ``kind``, ``_fitted_names`` (fitted attributes without the trailing ``_``) and
     ``_fitted_ndims``, and implement ``_fit(s, y, w)`` (setting those attributes; ``w`` is None or
-    weights summing to 1), ``_apply(s)``, ``_params()`` and ``_validate_params(fname)``.
+    weights summing to 1), ``_fit_blocks(blocks)`` (the same fit of Dask arrays, whose objective
+    ``blocks.total`` sums over the chunks: see :mod:`._dask`), ``_apply(s)``, ``_params()`` and
+    ``_validate_params(fname)``.
     """
 
     kind = ""
@@ -72,12 +75,12 @@ class Calibrator:
 
         Parameters
         ----------
-        scores : array_like of shape (n_samples, n_classes)
+        scores : array_like or dask.array.Array of shape (n_samples, n_classes)
             Logits (``inputs="logits"``: finite) or probabilities (``inputs="probabilities"``: in
             [0, 1], rows summing to 1) of data the model was not trained on (a validation split).
-        y : array_like of int, shape (n_samples,)
+        y : array_like or dask.array.Array of int, shape (n_samples,)
             True classes, as column indices in ``[0, n_classes)``.
-        sample_weight : array_like of shape (n_samples,), optional
+        sample_weight : array_like or dask.array.Array of shape (n_samples,), optional
             Non-negative finite weights with a positive sum; the objective is
             :math:`\\sum_i w_i \\ell_i / \\sum_i w_i`. Rows of weight 0 are dropped (their scores
             are still checked). None weighs every row equally.
@@ -85,15 +88,41 @@ class Calibrator:
         Returns
         -------
         self
+
+        Notes
+        -----
+        If any of ``scores``, ``y``, ``sample_weight`` is a Dask array (data larger than memory), the
+        data are checked in one pass over the chunks (the same checks and messages as in memory), and
+        every evaluation of the objective and its gradient is one more pass: each block's NLL sum and
+        gradient sum are computed with NumPy and only those small sums travel. The optimiser runs
+        here as in memory, from the same start, so the fit differs from the in-memory one only by
+        the rounding of the sums: the temperature by 1e-12 relative at most; vector and matrix
+        scaling as far as L-BFGS-B's stopping rule lets two runs on the same objective stop apart
+        (well under 1e-7 on well-conditioned data; on an ill-conditioned objective, at equal values
+        of the objective but not at equal points). Each pass recomputes the arrays' graph: persist
+        them first if the cluster can hold them.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> from softmaxkit.calibration import TemperatureScaling
+        >>> rng = np.random.default_rng(0)
+        >>> z, y = 3 * rng.normal(size=(1000, 4)), rng.integers(0, 4, size=1000)
+        >>> lazy = TemperatureScaling().fit(da.from_array(z, chunks=300), da.from_array(y, chunks=300))
+        >>> bool(abs(lazy.temperature_ / TemperatureScaling().fit(z, y).temperature_ - 1) < 1e-12)
+        True
+        >>> probs = lazy.predict_proba(da.from_array(z, chunks=300))   # lazy: nothing computed yet
+        >>> type(probs).__name__, probs.shape, probs.compute().shape
+        ('Array', (1000, 4), (1000, 4))
         """
         fname = f"{type(self).__name__}.fit"
         self._validate_params(fname)
+        if is_dask(scores, y, sample_weight):
+            return self._fit_dask(scores, y, sample_weight, fname)
         s, _ = self._scores(scores, fname)
         n, k = s.shape
         if y is None:
-            raise ValueError(
-                f"{fname}: requires y to be passed, but the target y is None (y: the labels, class indices)"
-            )
+            raise labels_required_error(fname)
         y = check_label_vector(y, n, k, fname, "labels")
         w = check_sample_weight(sample_weight, n, fname)
         rows = None  # the rows kept, when rows of weight 0 are dropped
@@ -112,12 +141,30 @@ class Calibrator:
         self.nll_after_ = mean_nll(self._apply(s), y, w)
         return self
 
+    def _fit_dask(self, scores, y, sample_weight, fname):
+        """:meth:`fit` of Dask arrays: one pass of checks, one per evaluation of the objective, one for the NLLs."""
+        blocks = fit_blocks(self, scores, y, sample_weight, fname)
+        self._fit_blocks(blocks)
+        self.n_classes_ = blocks.n_classes
+        self.n_features_in_ = blocks.n_classes
+        before, after = blocks.total(self._nll_before_and_after, 2)
+        self.nll_before_, self.nll_after_ = float(before), float(after)
+        return self
+
+    def _nll_before_and_after(self, s, y, w):
+        """A block's share of ``nll_before_`` and ``nll_after_`` (``w``: its rows' shares of the mean)."""
+        return mean_nll(s, y, w), mean_nll(self._apply(s), y, w)
+
     def transform(self, scores):
         """Calibrated logits :math:`g(s)`, of the same shape and float dtype as ``scores`` (n_samples, n_classes).
 
         ``scores`` are of the kind ``fit`` took (``inputs``); with probabilities, :math:`s = \\log p`.
+        A Dask array gives a lazy Dask array, computed block by block (bad values in a block raise
+        when it is computed).
         """
         fname = f"{type(self).__name__}.transform"
+        if is_dask(scores):
+            return self._transform_dask(scores, fname, proba=False)
         s, result_dtype = self._fitted_scores(scores, fname)
         return self._apply(s).astype(result_dtype, copy=False)
 
@@ -126,10 +173,20 @@ class Calibrator:
         return self.fit(scores, y, sample_weight).transform(scores)
 
     def predict_proba(self, scores):
-        """Calibrated probabilities ``softmax(transform(scores))`` of shape (n_samples, n_classes)."""
+        """Calibrated probabilities ``softmax(transform(scores))`` of shape (n_samples, n_classes).
+
+        A Dask array gives a lazy Dask array, as :meth:`transform` does.
+        """
         fname = f"{type(self).__name__}.predict_proba"
+        if is_dask(scores):
+            return self._transform_dask(scores, fname, proba=True)
         s, result_dtype = self._fitted_scores(scores, fname)
         return softmax(self._apply(s)).astype(result_dtype, copy=False)
+
+    def _transform_dask(self, scores, fname, *, proba):
+        self._check_fitted(fname)
+        self._validate_params(fname)
+        return transform_blocks(self, scores, fname, proba=proba)
 
     # ---- checking the scores
 
@@ -171,24 +228,14 @@ class Calibrator:
         impossible = np.flatnonzero(np.isneginf(s[np.arange(s.shape[0]), y]))
         if impossible.size:
             first = impossible[0] if rows is None else rows[impossible[0]]
-            raise ValueError(
-                f"{fname}: the probabilities give the true class probability 0 in {impossible.size} row(s) (the "
-                f"first is row {first}): their NLL is infinite whatever the calibration, so nothing can be fitted; "
-                "pass the model's logits with inputs='logits', or give those rows sample_weight 0"
-            )
+            raise impossible_labels_error(fname, impossible.size, first)
 
     def _refuse_zero_probabilities(self, s, fname, rows):
         zeros = np.isneginf(s)
         if zeros.any():
             i, j = np.argwhere(zeros)[0]
             i = i if rows is None else rows[i]
-            raise ValueError(
-                f"{fname}: the probabilities hold {int(zeros.sum())} exact zero(s) (the first at row {i}, class "
-                f"{j}); {type(self).__name__} works on log(p), and log(0) = -inf has no finite image under "
-                f"{self._map_text} (w * -inf is +-inf, or NaN for w = 0), so zeros are refused rather than clipped. "
-                "Pass the model's logits with inputs='logits', or use TemperatureScaling, which maps log(0) to "
-                "-inf exactly"
-            )
+            raise zero_probabilities_error(self, fname, zeros.sum(), i, j)
 
     # ---- state
 
@@ -342,46 +389,6 @@ def nll_and_grad(g, y, w):
 
 
 # ---- checks of arrays and errors
-
-
-def check_probabilities(p, dtype, fname) -> None:
-    """``p`` (finite, float64) holds probabilities: entries in [0, 1], rows summing to 1 within the dtype's tolerance."""
-    if not p.size:
-        return
-    lo, hi = p.min(), p.max()
-    if lo < 0 or hi > 1:
-        raise ValueError(
-            f"{fname}: probabilities must lie in [0, 1] (inputs='probabilities'); got values in [{lo:g}, {hi:g}] "
-            "(for logits, use inputs='logits')"
-        )
-    sums = p.sum(axis=1)
-    off = np.abs(sums - 1)
-    row = int(np.argmax(off))
-    tol = ROW_SUM_TOL.get(np.dtype(dtype), DEFAULT_ROW_SUM_TOL)
-    if off[row] > tol:
-        raise ValueError(
-            f"{fname}: probabilities must sum to 1 along each row (within {tol:g} for {np.dtype(dtype)}); "
-            f"row {row} sums to {sums[row]:.9g} (for scores that are not a softmax's, use inputs='logits')"
-        )
-
-
-def check_sample_weight(sample_weight, n_samples, fname):
-    """None, or the weights as float64 of shape ``(n_samples,)``: finite, >= 0, some positive."""
-    if sample_weight is None:
-        return None
-    w, _ = as_float_array(sample_weight, fname, "sample_weight")
-    if w.shape != (n_samples,):
-        raise ValueError(
-            f"{fname}: sample_weight must have shape ({n_samples},) (one weight per sample), got shape {w.shape}"
-        )
-    w = w.astype(np.float64, copy=False)
-    if not np.isfinite(w).all():
-        raise ValueError(f"{fname}: sample_weight contains NaN or infinite values")
-    if n_samples and w.min() < 0:
-        raise ValueError(f"{fname}: sample_weight must be >= 0, got {w.min():g}")
-    if not (n_samples and w.max() > 0):
-        raise ValueError(f"{fname}: sample_weight is zero for every row; at least one row needs a positive weight")
-    return w / w.max()  # in (0, 1]: the sum cannot overflow
 
 
 def not_fitted(message):

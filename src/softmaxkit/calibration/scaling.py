@@ -50,6 +50,14 @@ class ``k`` (use :class:`sklearn.preprocessing.LabelEncoder` for other labels).
 :math:`\sum_i w_i \ell_i / \sum_i w_i`, as :func:`sklearn.metrics.log_loss` weights it: an integer
 weight counts a row that many times, a zero weight drops it.
 
+**Dask arrays** (held-out sets larger than memory). ``fit`` takes Dask arrays of scores, labels
+and weights (any of them; the others may be NumPy): one pass over the chunks checks them, with the
+in-memory messages, and each evaluation of the objective is one more pass, in which every block
+computes its share of the NLL and its gradient with NumPy; the optimiser runs on those sums as in
+memory, so the fit is the in-memory one up to the rounding of the sums. ``transform`` and
+``predict_proba`` of a Dask array return lazy Dask arrays. Everything else (a fitted calibrator, its
+JSON form) is the same.
+
 **scikit-learn.** The calibrators follow the estimator protocol without importing scikit-learn
 (which would double the start-up time of every command that loads a model file): ``get_params``,
 ``set_params`` and :func:`sklearn.base.clone` work; parameters are stored as given and checked in
@@ -174,19 +182,46 @@ class TemperatureScaling(Calibrator):
         if not (0 < lo < hi < math.inf):
             raise ValueError(f"{fname}: bounds must satisfy 0 < t_min < t_max < inf, got {b!r}")
 
-    def _fit(self, s, y, w):
-        t_min, t_max = (float(v) for v in self.bounds)
-        # centre each row on its (finite) maximum: nothing changes but the size of the numbers
-        centred = s - s.max(axis=1, keepdims=True)
+    @staticmethod
+    def _slope_terms(s, y):
+        """What the slope reads of the scores: each row centred on its (finite) maximum, that with -inf
+        replaced by 0 (p = 0 adds 0 * -inf := 0), and the centred score of the label."""
+        centred = s - s.max(axis=1, keepdims=True)  # nothing changes but the size of the numbers
         at_label = centred[np.arange(s.shape[0]), y]
-        finite = np.where(np.isfinite(centred), centred, 0.0)  # -inf where p = 0, which adds 0 * -inf := 0
+        finite = np.where(np.isfinite(centred), centred, 0.0)
+        return centred, finite, at_label
 
-        def slope(beta):
-            """d NLL / d beta = weighted mean of E_softmax(beta s)[s] - s_y: increasing in beta."""
-            per_row = np.sum(softmax(beta * centred) * finite, axis=1) - at_label
-            return float(np.mean(per_row)) if w is None else float(w @ per_row)
+    @staticmethod
+    def _slope_rows(beta, centred, finite, at_label):
+        """Each row's E_softmax(beta s)[s] - s_y, whose weighted mean is d NLL / d beta."""
+        return np.sum(softmax(beta * centred) * finite, axis=1) - at_label
 
-        at_t_min, at_t_max = slope(1 / t_min), slope(1 / t_max)
+    @classmethod
+    def _slope_block(cls, s, y, w, *, betas):
+        """A block's share of the slope at each of ``betas`` (``w``: its rows' shares of the mean)."""
+        terms = cls._slope_terms(s, y)
+        return [w @ cls._slope_rows(beta, *terms) for beta in betas]
+
+    def _fit(self, s, y, w):
+        terms = self._slope_terms(s, y)
+
+        def slopes(betas):
+            """d NLL / d beta = weighted mean of E_softmax(beta s)[s] - s_y (increasing in beta) at each of ``betas``."""
+            per_row = (self._slope_rows(beta, *terms) for beta in betas)
+            return [float(np.mean(r)) if w is None else float(w @ r) for r in per_row]
+
+        self._solve(slopes)
+
+    def _fit_blocks(self, blocks):
+        def slopes(betas):  # one pass over the chunks, however many betas
+            return [float(v) for v in blocks.total(self._slope_block, len(betas), betas=tuple(betas))]
+
+        self._solve(slopes)
+
+    def _solve(self, slopes):
+        """Set ``temperature_`` to the zero of the slope in beta = 1/T; ``slopes(betas)`` lists it at ``betas``."""
+        t_min, t_max = (float(v) for v in self.bounds)
+        at_t_min, at_t_max = slopes([1 / t_min, 1 / t_max])
         if at_t_min == 0 and at_t_max == 0:  # flat: the scores say nothing about T
             temperature = min(max(1.0, t_min), t_max)
         elif at_t_min <= 0:  # the NLL still falls at the largest beta
@@ -195,7 +230,7 @@ class TemperatureScaling(Calibrator):
             temperature = t_max
         else:
             log_t = optimize.brentq(
-                lambda u: slope(math.exp(-u)),
+                lambda u: slopes([math.exp(-u)])[0],
                 math.log(t_min),
                 math.log(t_max),
                 xtol=1e-13,
@@ -225,6 +260,33 @@ class _LBFGSCalibrator(Calibrator):
         )
         self.n_iter_ = int(res.nit)
         return res.x
+
+    # Subclasses define the map ``_map(theta, s)``, ``_data_grad(s, g)`` (the gradient of the NLL with
+    # respect to theta, from ``g``, its gradient with respect to the map's output, linear in ``g``),
+    # ``_penalised(theta, k, loss, grad)`` (adding any regulariser), ``_start(k)`` and ``_set(theta, k)``.
+
+    @classmethod
+    def _data_term(cls, s, y, w, *, theta):
+        """The weighted mean NLL at ``theta`` and its gradient (``w``: row weights or None; or a block's shares)."""
+        loss, g = nll_and_grad(cls._map(theta, s), y, w)
+        return loss, cls._data_grad(s, g)
+
+    def _loss_and_grad(self, theta, s, y, w=None):
+        """Objective and gradient at the packed parameters ``theta`` (``w``: row weights or None)."""
+        return self._penalised(theta, s.shape[1], *self._data_term(s, y, w, theta=theta))
+
+    def _fit(self, s, y, w):
+        k = s.shape[1]
+        self._set(self._minimise(lambda t: self._loss_and_grad(t, s, y, w), self._start(k)), k)
+
+    def _fit_blocks(self, blocks):
+        k = blocks.n_classes
+
+        def fun_and_grad(theta):  # one pass over the chunks
+            total = blocks.total(self._data_term, theta.size + 1, theta=theta)
+            return self._penalised(theta, k, float(total[0]), total[1:])
+
+        self._set(self._minimise(fun_and_grad, self._start(k)), k)
 
 
 class VectorScaling(_LBFGSCalibrator):
@@ -298,16 +360,24 @@ class VectorScaling(_LBFGSCalibrator):
     def _validate_params(self, fname):
         validate(fname, CONSTRAINTS, max_iter=self.max_iter, inputs=self.inputs)
 
-    def _loss_and_grad(self, theta, s, y, w=None):
-        """Objective and gradient at the packed parameters ``theta = [w, b]`` (``w``: row weights or None)."""
-        k = s.shape[1]
-        scale, b = theta[:k], theta[k:]
-        loss, g = nll_and_grad(s * scale + b, y, w)
-        return loss, np.concatenate([np.sum(g * s, axis=0), np.sum(g, axis=0)])
+    # theta = [w, b]
 
-    def _fit(self, s, y, w):
+    @staticmethod
+    def _map(theta, s):
         k = s.shape[1]
-        theta = self._minimise(lambda t: self._loss_and_grad(t, s, y, w), np.concatenate([np.ones(k), np.zeros(k)]))
+        return s * theta[:k] + theta[k:]
+
+    @staticmethod
+    def _data_grad(s, g):
+        return np.concatenate([np.sum(g * s, axis=0), np.sum(g, axis=0)])
+
+    def _penalised(self, theta, k, loss, grad):
+        return loss, grad
+
+    def _start(self, k):
+        return np.concatenate([np.ones(k), np.zeros(k)])
+
+    def _set(self, theta, k):
         self.scale_, self.bias_ = theta[:k].copy(), theta[k:].copy()
 
     def _apply(self, s):
@@ -421,23 +491,30 @@ class MatrixScaling(_LBFGSCalibrator):
     def _validate_params(self, fname):
         validate(fname, CONSTRAINTS, reg=self.reg, bias_reg=self.bias_reg, max_iter=self.max_iter, inputs=self.inputs)
 
-    def _loss_and_grad(self, theta, s, y, w=None):
-        """Regularised objective and gradient at ``theta = [W.ravel(), b]`` (``w``: row weights or None)."""
+    # theta = [W.ravel(), b]
+
+    @staticmethod
+    def _map(theta, s):
         k = s.shape[1]
+        return s @ theta[: k * k].reshape(k, k).T + theta[k * k :]
+
+    @staticmethod
+    def _data_grad(s, g):
+        return np.concatenate([(g.T @ s).ravel(), g.sum(axis=0)])
+
+    def _penalised(self, theta, k, loss, grad):
+        """The NLL's ``loss`` and ``grad`` plus the off-diagonal and bias penalties and theirs."""
         lam = float(self.reg) / (k * (k - 1)) if k > 1 else 0.0
         mu = float(self.reg if self.bias_reg is None else self.bias_reg) / k
         weight, b = theta[: k * k].reshape(k, k), theta[k * k :]
-        loss, g = nll_and_grad(s @ weight.T + b, y, w)
         w_off = weight - np.diag(np.diag(weight))
         loss = loss + lam * np.sum(w_off * w_off) + mu * np.sum(b * b)
-        grad_w = g.T @ s + 2 * lam * w_off
-        grad_b = g.sum(axis=0) + 2 * mu * b
-        return float(loss), np.concatenate([grad_w.ravel(), grad_b])
+        return float(loss), grad + np.concatenate([(2 * lam * w_off).ravel(), 2 * mu * b])
 
-    def _fit(self, s, y, w):
-        k = s.shape[1]
-        theta0 = np.concatenate([np.eye(k).ravel(), np.zeros(k)])
-        theta = self._minimise(lambda t: self._loss_and_grad(t, s, y, w), theta0)
+    def _start(self, k):
+        return np.concatenate([np.eye(k).ravel(), np.zeros(k)])
+
+    def _set(self, theta, k):
         self.weight_ = theta[: k * k].reshape(k, k).copy()
         self.bias_ = theta[k * k :].copy()
 

@@ -2,8 +2,8 @@
 
 This module builds the parser and is the only one that imports the command modules (one per
 command: :mod:`.softmax`, :mod:`.demo`, :mod:`.train`, :mod:`.evaluate`, :mod:`.predict`,
-:mod:`.calibrate`, :mod:`.export`, :mod:`.report`, :mod:`.multilabel`, :mod:`.neither`,
-:mod:`.data`); what several commands share lives in :mod:`._common`, :mod:`._argtypes`,
+:mod:`.calibrate`, :mod:`.score`, :mod:`.export`, :mod:`.report`, :mod:`.multilabel`,
+:mod:`.neither`, :mod:`.data`); what several commands share lives in :mod:`._common`, :mod:`._argtypes`,
 :mod:`._format` and :mod:`._output`, or in the library.
 
 Every command runs inside one error boundary, :func:`main`, and returns an exit status instead of
@@ -32,13 +32,13 @@ import warnings
 
 from .. import __version__
 from ..exceptions import CLIError, Terminated
-from . import calibrate, data, demo, evaluate, export, multilabel, neither, predict, report, softmax, train
+from . import calibrate, data, demo, evaluate, export, multilabel, neither, predict, report, score, softmax, train
 from ._output import EscapingWriter, describe_error, printable
 
 __all__ = ["main", "build_parser", "CLIError"]
 
 #: The commands in the order ``softmaxkit --help`` lists them.
-COMMANDS = (softmax, demo, train, evaluate, predict, calibrate, export, report, multilabel, neither, data)
+COMMANDS = (softmax, demo, train, evaluate, predict, calibrate, score, export, report, multilabel, neither, data)
 
 #: Failures a user can cause and fix: bad values and files (ValueError, which the library's file and
 #: data errors derive from), the file system (OSError), sizes beyond the machine (MemoryError), and

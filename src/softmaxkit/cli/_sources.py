@@ -38,6 +38,15 @@ def evaluation_data(args, model):
 
     recorded = model.metadata.get("data_source")
     if args.data is None:
+        if isinstance(recorded, dict) and recorded.get("kind") == "arrays":
+            accuracy = model.metadata.get("test_accuracy")
+            score = (
+                f" (its held-out test accuracy, {accuracy:.2%}, is in the model file)" if accuracy is not None else ""
+            )
+            raise CLIError(
+                f"the model was trained on arrays streamed from {recorded.get('path')}{score}; to score them out "
+                "of core, pass --data ARRAY --labels LABELS"
+            )
         if isinstance(recorded, dict) and recorded:
             return _load_recorded(args, recorded)
         name = model.metadata.get("dataset")

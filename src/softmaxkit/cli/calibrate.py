@@ -21,11 +21,24 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="where to save the calibrated model (default: overwrite MODEL)")
     p.add_argument("--plots", default=None, help="directory for the reliability diagram (default: beside the model)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    group = p.add_argument_group(
+        "out of core (Dask)", "fit on the network's logits of held-out data, read lazily, instead of --data"
+    )
+    group.add_argument(
+        "--logits", default=None, metavar="LOGITS", help="the network's logits, (n, n_classes) floats: .npy or Zarr"
+    )
+    group.add_argument("--labels", default=None, metavar="LABELS", help="their true classes (.npy or Zarr, integers)")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (default: local threads)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import numpy as np
+
+    if args.logits is not None or args.labels is not None:
+        return _run_out_of_core(args)
+    if args.scheduler is not None:
+        raise CLIError("--scheduler applies to fitting on --logits and --labels")
 
     from .. import nn
     from ..calibration import CalibratedModel, calibrate
@@ -82,4 +95,57 @@ def run(args) -> int:
         )
     print(f"calibrated model saved to {out}")
     print(f"reliability diagram saved to {figure}")
+    return 0
+
+
+def _run_out_of_core(args) -> int:
+    """``--logits Z --labels Y``: the calibrator fitted on Dask arrays; the model file saved as without them."""
+    from .. import nn, scoring
+    from ..calibration import METHODS, CalibratedModel
+
+    if args.logits is None or args.labels is None:
+        raise CLIError("give both --logits and --labels (the network's logits of held-out rows and their classes)")
+    given = [flag for key, flag in (("data", "--data"), ("root", "--root"), ("plots", "--plots")) if getattr(args, key)]
+    if given:
+        raise CLIError(
+            f"{', '.join(given)} cannot be used with --logits (the calibrator is fitted on the logits given)"
+        )
+    out = output_file(args.out or args.model, "--out")
+    model = load_model(args.model)
+    network = model.model if isinstance(model, CalibratedModel) else model
+    width = network.output_shape()[0] if network.input_shape is not None else None
+    try:
+        logits = scoring.open_array(args.logits, what="--logits", ndim=2, kinds="f")
+        labels = scoring.open_array(args.labels, what="--labels", ndim=1, kinds="iu")
+        if width is not None and logits.shape[1] != width:
+            raise CLIError(f"--logits {args.logits}: {logits.shape[1]} columns, but the model has {width} classes")
+        if labels.shape[0] != logits.shape[0]:
+            raise CLIError(f"--logits has {logits.shape[0]} rows but --labels has {labels.shape[0]}")
+        labels = labels.rechunk({0: logits.chunks[0]})
+        with scoring.connect(args.scheduler) as client:
+            del client  # the Client is Dask's default scheduler while it is open
+            calibrator = METHODS[args.method]().fit(logits, labels)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    calibrated = CalibratedModel(network, calibrator)
+    _, extras = nn.read(args.model)  # keep the file's other sections (an estimator's state, say)
+    calibrated.save(out, extras=extras)
+    rows = int(logits.shape[0])
+    result = {
+        "method": args.method,
+        "calibration": calibrator.to_dict(),
+        "rows": rows,
+        "nll_before": float(calibrator.nll_before_),
+        "nll_after": float(calibrator.nll_after_),
+        "model": str(out),
+    }
+    if getattr(calibrator, "temperature_", None) is not None:
+        result["temperature"] = float(calibrator.temperature_)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"fitted {args.method} scaling on {rows} rows of {args.logits}", end="")
+    print(f" (T = {calibrator.temperature_:.3f})" if args.method == "temperature" else "")
+    print(f"NLL on those rows: {result['nll_before']:.4f} before, {result['nll_after']:.4f} after")
+    print(f"calibrated model saved to {out}")
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ._argtypes import closed_probability, open_probability
-from ._common import check_input_shape, load_model, plots_dir
+from ._argtypes import closed_probability, open_probability, positive_int
+from ._common import CLIError, check_input_shape, load_model, plots_dir
 from ._format import format_matrix
 from ._sources import evaluation_data, out_of_distribution_inputs
 
@@ -45,11 +45,36 @@ def register(sub) -> None:
         help="conformal prediction sets with coverage >= 1 - ALPHA, fitted on the validation split (default 0.1)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    group = p.add_argument_group(
+        "out of core (Dask)",
+        "with --labels, --data is read lazily: a .npy file, a Zarr array or a folder of .npy files",
+    )
+    group.add_argument(
+        "--labels", default=None, metavar="LABELS", help="the true classes of --data's rows (.npy or Zarr, integers)"
+    )
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (default: local threads)")
+    group.add_argument("--chunk-size", type=positive_int, default=None, metavar="N", help="rows per block")
     p.set_defaults(func=run)
+
+
+#: Flags of the in-memory evaluation that out-of-core evaluation does not use.
+_IN_MEMORY_ONLY = {
+    "root": "--root",
+    "target": "--target",
+    "strict": "--strict",
+    "ood": "--ood",
+    "reject_below": "--reject-below",
+    "plots": "--plots",
+}
 
 
 def run(args) -> int:
     import numpy as np
+
+    if args.labels is not None:
+        return _run_out_of_core(args)
+    if args.scheduler is not None or args.chunk_size is not None:
+        raise CLIError("--scheduler and --chunk-size apply to out-of-core evaluation: give --data and --labels")
 
     from ..evaluation import evaluate_model
     from ..plot import plot_accuracy_coverage, plot_confusion_matrix, save_figure
@@ -147,3 +172,39 @@ def _print_out_of_distribution(report: dict) -> None:
     if report.get("accepted_as"):
         shares = ", ".join(f"{name} {count}" for name, count in report["accepted_as"].items())
         print(f"  accepted as: {shares}")
+
+
+def _run_out_of_core(args) -> int:
+    """``--data X --labels Y``: the scores computed from Dask arrays, never holding the data in memory."""
+    import numpy as np
+
+    from .. import scoring
+
+    given = [flag for key, flag in _IN_MEMORY_ONLY.items() if getattr(args, key) not in (None, False)]
+    if given:
+        raise CLIError(f"{', '.join(given)} cannot be used with --labels (out-of-core evaluation)")
+    if args.data is None:
+        raise CLIError("--labels needs --data: the inputs the labels belong to")
+    model = load_model(args.model)
+    try:
+        inputs = scoring.open_inputs(args.data, model.input_shape, chunk_rows=args.chunk_size)
+        labels = scoring.open_array(args.labels, what="--labels", ndim=1, kinds="iu")
+        with scoring.connect(args.scheduler) as client:
+            summary = scoring.evaluate_out_of_core(model, inputs, labels, client=client)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    summary.update({"data": str(args.data), "labels": str(args.labels)})
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{args.data}: {summary['n']} samples (calibration: {summary['calibration']}; out of core)")
+    print(
+        f"accuracy {summary['accuracy']:.2%}   NLL {summary['nll']:.4f}   ECE {summary['ece']:.2%}   "
+        f"MCE {summary['mce']:.2%}   Brier {summary['brier']:.4f}"
+    )
+    print("per-class accuracy:")
+    for name, acc in summary["per_class_accuracy"].items():
+        print(f"  {name:>12}  {'-' if acc is None else f'{acc:.2%}'}")
+    print("confusion matrix (rows: true, columns: predicted):")
+    print(format_matrix(np.array(summary["confusion_matrix"]), summary["class_names"]))
+    return 0

@@ -12,6 +12,11 @@ norm="l1")``. Labels are integers of shape ``(n_samples,)``; probabilities have 
 - :mod:`~softmaxkit.metrics.detection`: :func:`auroc` (how well a score tells inputs of the
   model's classes from inputs of none of them).
 
+Dask arrays (``y_true`` and/or the predictions) are accepted by every function but :func:`auroc`:
+each chunk is reduced to counts and sums, which one ``dask.compute`` evaluates together, and the
+result equals the in-memory one up to the order of summation (counts, accuracies and quantile bin
+edges exactly). The value checks run in the same pass and raise the in-memory errors.
+
 Examples
 --------
 >>> import numpy as np

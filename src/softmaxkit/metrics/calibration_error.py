@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._dask import is_dask
 from .._validation import Integer, Options, check_label_vector, check_labels_first, check_score_matrix, validate
+from . import _dask
 
 __all__ = ["calibration_error", "classwise_calibration_error", "reliability_curve", "ReliabilityCurve"]
 
@@ -68,6 +70,12 @@ def _bin_edges(values, n_bins, strategy, dtype=np.float32):
 def _binned(values, hits, n_bins, strategy, dtype=np.float32):
     """Bin ``values`` (in [0, 1]) and return ``ReliabilityCurve`` statistics of ``values``/``hits``."""
     edges = _bin_edges(values, n_bins, strategy, dtype)
+    return _curve(*_bin_sums(values, hits, edges, strategy), edges)
+
+
+def _bin_sums(values, hits, edges, strategy):
+    """``(count, sum of values, sum of hits)`` per bin: the sufficient statistics of a curve, which add
+    up over any split of the samples (the Dask path sums them over chunks)."""
     if strategy == "uniform":
         # Bin membership is decided in float32 (edges and values), as torchmetrics decides it, so a
         # confidence such as 0.35 lies on the same side of an edge in both; the means stay float64.
@@ -77,10 +85,16 @@ def _binned(values, hits, n_bins, strategy, dtype=np.float32):
     # Left-closed bins [e_b, e_{b+1}) (as torchmetrics bins): a value equal to an inner edge goes to
     # the upper bin; values below edges[1] go to bin 0 and values at or above edges[-2] to the last
     # bin, so 0 and 1 land in the first and last bins and there is no extra bin for exactly 1.
+    n_bins = len(edges) - 1
     idx = np.searchsorted(edges[1:-1], key, side="right")
     count = np.bincount(idx, minlength=n_bins)
     sum_conf = np.bincount(idx, weights=values, minlength=n_bins)
     sum_hit = np.bincount(idx, weights=hits.astype(np.float64), minlength=n_bins)
+    return count, sum_conf, sum_hit
+
+
+def _curve(count, sum_conf, sum_hit, edges):
+    """The per-bin means of :func:`_bin_sums`' statistics (NaN in an empty bin)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(count > 0, sum_conf / count, np.nan)
         acc = np.where(count > 0, sum_hit / count, np.nan)
@@ -100,6 +114,18 @@ def _error_from_bins(curve, norm):
 
 def _top_label(y_true, probs, fname, n_bins, strategy):
     check_labels_first(y_true, probs, fname)
+    if is_dask(y_true, probs):
+        n_bins, strategy = validate(fname, _CONSTRAINTS, n_bins=n_bins, strategy=strategy)
+        sums = _dask.top_label_sums(
+            y_true,
+            probs,
+            fname,
+            n_bins=n_bins,
+            strategy=strategy,
+            uniform_edges=_uniform_edges(n_bins, np.float32),
+            bin_sums=_bin_sums,
+        )
+        return _curve(*sums)
     p = check_score_matrix(probs, fname, "probs", probabilities=True)
     y = check_label_vector(y_true, p.shape[0], p.shape[1], fname, "y_true")
     n_bins, strategy = validate(fname, _CONSTRAINTS, n_bins=n_bins, strategy=strategy)
@@ -233,6 +259,18 @@ def classwise_calibration_error(
     """
     fname = "classwise_calibration_error"
     check_labels_first(y_true, probs, fname)
+    if is_dask(y_true, probs):
+        n_bins, strategy, norm = validate(fname, _CONSTRAINTS, n_bins=n_bins, strategy=strategy, norm=norm)
+        per_class = _dask.classwise_sums(
+            y_true,
+            probs,
+            fname,
+            n_bins=n_bins,
+            strategy=strategy,
+            uniform_edges=_uniform_edges(n_bins, np.float32),
+            bin_sums=_bin_sums,
+        )
+        return float(np.mean([_error_from_bins(_curve(*sums), norm) for sums in per_class]))
     p = check_score_matrix(probs, fname, "probs", probabilities=True)
     y = check_label_vector(y_true, p.shape[0], p.shape[1], fname, "y_true")
     n_bins, strategy, norm = validate(fname, _CONSTRAINTS, n_bins=n_bins, strategy=strategy, norm=norm)

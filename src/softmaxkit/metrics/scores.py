@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dask import is_dask
 from .._validation import Integer, check_label_vector, check_labels_first, check_score_matrix, to_numpy, validate
 from ..losses import cross_entropy
+from . import _dask
 
 __all__ = ["accuracy", "nll", "brier_score", "confusion_matrix", "top_k_accuracy"]
 
@@ -50,6 +52,8 @@ def accuracy(y_true, probs) -> float:
     """
     fname = "accuracy"
     check_labels_first(y_true, probs, fname)
+    if is_dask(y_true, probs):
+        return _dask.accuracy(y_true, probs, fname)
     pred = to_numpy(probs, fname, "probs")
     if pred.ndim == 2:
         scores = check_score_matrix(pred, fname, "probs", probabilities=False)
@@ -113,6 +117,8 @@ def nll(y_true, probs=None, *, logits=None) -> float:
         check_labels_first(y_true, probs, fname)
     if (probs is None) == (logits is None):
         raise ValueError(f"{fname}: give exactly one of probs and logits")
+    if is_dask(y_true, probs, logits):
+        return _dask.nll(y_true, probs, logits, fname)
     if logits is not None:
         z = check_score_matrix(logits, fname, "logits", probabilities=False)
         y = check_label_vector(y_true, z.shape[0], z.shape[1], fname, "y_true")
@@ -154,6 +160,8 @@ def brier_score(y_true, probs) -> float:
     """
     fname = "brier_score"
     check_labels_first(y_true, probs, fname)
+    if is_dask(y_true, probs):
+        return _dask.brier_score(y_true, probs, fname)
     p = check_score_matrix(probs, fname, "probs", probabilities=True)
     y = check_label_vector(y_true, p.shape[0], p.shape[1], fname, "y_true")
     diff = p.copy()
@@ -191,6 +199,8 @@ def confusion_matrix(y_true, y_pred, *, n_classes=None) -> np.ndarray:
     fname = "confusion_matrix"
     if n_classes is not None:
         (n_classes,) = validate(fname, _CONSTRAINTS, n_classes=n_classes)
+    if is_dask(y_true, y_pred):
+        return _dask.confusion_matrix(y_true, y_pred, n_classes, fname)
     yt = check_label_vector(y_true, None, n_classes, fname, "y_true")
     yp = check_label_vector(y_pred, yt.shape[0], n_classes, fname, "y_pred")
     if n_classes is None:
@@ -236,6 +246,8 @@ def top_k_accuracy(y_true, probs, *, k: int = 5) -> float:
     fname = "top_k_accuracy"
     check_labels_first(y_true, probs, fname)
     (k,) = validate(fname, _CONSTRAINTS, k=k)
+    if is_dask(y_true, probs):
+        return _dask.top_k_accuracy(y_true, probs, k, fname)
     s = check_score_matrix(probs, fname, "probs", probabilities=False)
     y = check_label_vector(y_true, s.shape[0], s.shape[1], fname, "y_true")
     s_true = s[np.arange(s.shape[0]), y][:, None]
