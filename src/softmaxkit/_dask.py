@@ -15,9 +15,11 @@ of the array's length.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["is_dask", "import_dask", "order_statistics", "DASK_EXTRA"]
+__all__ = ["is_dask", "import_dask", "dask_array", "stand_in", "order_statistics", "DASK_EXTRA"]
 
 #: What to install for the Dask paths.
 DASK_EXTRA = "pip install 'softmaxkit[dask]'"
@@ -49,6 +51,28 @@ def import_dask(what: str):
     except ImportError:
         raise ImportError(f"{what} needs Dask: {DASK_EXTRA}") from None
     return da
+
+
+def dask_array(x, fname: str, argname: str, *, known_chunks: bool = True):
+    """``x`` if it is a Dask array (with known chunk sizes when asked), else a clear TypeError/ValueError."""
+    da = import_dask(fname)
+    if not isinstance(x, da.Array):
+        raise TypeError(
+            f"{fname}: {argname} is a {type(x).__module__}.{type(x).__name__}, a Dask collection but not an "
+            "array; pass a dask.array.Array (a Dask DataFrame's is .to_dask_array(lengths=True))"
+        )
+    if known_chunks and any(math.isnan(size) for size in x.shape):
+        raise ValueError(
+            f"{fname}: {argname} has unknown chunk sizes (shape {x.shape}), as after boolean indexing; "
+            f"call {argname}.compute_chunk_sizes() first"
+        )
+    return x
+
+
+def stand_in(dtype, shape) -> np.ndarray:
+    """An array of ``dtype`` and ``shape`` (unknown sizes as 0) that holds no data, for a check that fails
+    before reading a value."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(0 if math.isnan(d) else d for d in shape))
 
 
 def _keys(block: np.ndarray) -> np.ndarray:

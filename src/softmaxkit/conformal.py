@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._dask import import_dask, is_dask, order_statistics
+from ._dask import dask_array, import_dask, is_dask, order_statistics, stand_in
 from ._validation import (
     OPEN_FRACTION,
     Boolean,
@@ -314,7 +314,7 @@ class SplitConformal:
 
     def _predict_sets_dask(self, probs, fname):
         da = import_dask(fname)
-        p = _dask_array(probs, fname, "probs", known_chunks=self._draws())
+        p = dask_array(probs, fname, "probs", known_chunks=self._draws())
         _check_matrix_kind(p, fname)
         self._check_classes(p.shape[1], fname)
         p = p.astype(np.float64).rechunk({1: -1})
@@ -336,33 +336,12 @@ class SplitConformal:
 # ---- Dask arrays
 
 
-def _dask_array(x, fname, argname, *, known_chunks=True):
-    """``x`` if it is a Dask array (with known chunk sizes when asked), else a TypeError."""
-    da = import_dask(fname)
-    if not isinstance(x, da.Array):
-        raise TypeError(
-            f"{fname}: {argname} is a {type(x).__module__}.{type(x).__name__}, a Dask collection but not an "
-            "array; pass a dask.array.Array (a Dask DataFrame's is .to_dask_array(lengths=True))"
-        )
-    if known_chunks and any(math.isnan(size) for size in x.shape):
-        raise ValueError(
-            f"{fname}: {argname} has unknown chunk sizes (shape {x.shape}), as after boolean indexing; "
-            f"call {argname}.compute_chunk_sizes() first"
-        )
-    return x
-
-
-def _stand_in(dtype, shape):
-    """An array of ``dtype`` and ``shape`` that holds no data, for a check that fails before reading a value."""
-    return np.broadcast_to(np.zeros((), dtype), tuple(0 if math.isnan(d) else d for d in shape))
-
-
 def _check_matrix_kind(p, fname):
     """The checks of ``check_score_matrix`` that read no value: the dtype and the shape (unknown rows pass)."""
     as_float_array(np.empty(0, p.dtype), fname, "probs")
     shape = p.shape
     if len(shape) != 2 or not shape[0] or not shape[1]:
-        check_score_matrix(_stand_in(np.float64, shape), fname, "probs", probabilities=True)  # raises
+        check_score_matrix(stand_in(np.float64, shape), fname, "probs", probabilities=True)  # raises
         raise AssertionError(f"{fname}: probs of shape {shape} passed the checks meant to refuse them")
 
 
@@ -372,10 +351,10 @@ def _checked_dask_inputs(probs, labels, fname):
     da = import_dask(fname)
     import dask
 
-    p = _dask_array(probs, fname, "probs") if is_dask(probs) else to_numpy(probs, fname, "probs")
+    p = dask_array(probs, fname, "probs") if is_dask(probs) else to_numpy(probs, fname, "probs")
     _check_matrix_kind(p, fname)
     n, k = p.shape
-    y = _dask_array(labels, fname, "labels") if is_dask(labels) else to_numpy(labels, fname, "labels")
+    y = dask_array(labels, fname, "labels") if is_dask(labels) else to_numpy(labels, fname, "labels")
     labels_fit = y.dtype.kind in "iu" and y.shape == (n,)
     rows = p.chunks[0] if is_dask(p) else y.chunks[0] if labels_fit and is_dask(y) else "auto"
     p = (p if is_dask(p) else da.from_array(p, chunks=(rows, k))).astype(np.float64).rechunk((rows, k))
@@ -394,7 +373,7 @@ def _checked_dask_inputs(probs, labels, fname):
     lo, hi = min(part[1] for part in parts), max(part[2] for part in parts)
     check_score_matrix(np.array([[lo, hi]]), fname, "probs", probabilities=True)
     if not labels_fit:
-        check_label_vector(_stand_in(y.dtype, y.shape), n, None, fname, "labels")
+        check_label_vector(stand_in(y.dtype, y.shape), n, None, fname, "labels")
     check_labels(np.array([min(part[3] for part in parts), max(part[4] for part in parts)]), k, fname, argname="labels")
     return p, y
 

@@ -1,8 +1,9 @@
 """Dask tests: skipped without the `dask` extra.
 
-`cluster` is a client of a distributed.LocalCluster of two worker processes on 127.0.0.1, started once
-per test session (per xdist worker) and stopped at its end. It is the scheduler only inside the tests
-that ask for it: every other test keeps Dask's local schedulers.
+Tests compute on Dask's synchronous scheduler (tiny arrays: no thread pool to start; and the blocks run
+in the main thread, so the kernels take the same numba path as in memory). `cluster` is a client of a
+distributed.LocalCluster of two worker processes on 127.0.0.1, started once per test session (per xdist
+worker) and stopped at its end; it is the scheduler only inside the tests that ask for it.
 """
 
 import pytest
@@ -30,3 +31,15 @@ def cluster(_local_cluster):
 
     with _local_cluster.as_current(), dask.config.set(scheduler=_local_cluster.get):
         yield _local_cluster
+
+
+@pytest.fixture(autouse=True)
+def _local_scheduler(request):
+    """The synchronous scheduler, except in the tests that ask for the cluster."""
+    if "cluster" in request.fixturenames:
+        yield
+        return
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield

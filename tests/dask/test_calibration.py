@@ -18,7 +18,6 @@ result depends on the optimiser's stopping rule:
 
 from __future__ import annotations
 
-import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -33,17 +32,6 @@ N, K = 600, 3
 #: even blocks; uneven blocks with an empty one and a one-row one
 CHUNKINGS = [150, (1, 0, 250, 97, 252)]
 UNEVEN = CHUNKINGS[1]
-
-
-@pytest.fixture(autouse=True)
-def _threads_unless_on_the_cluster(request):
-    """Tests that do not ask for ``cluster`` run on the threaded scheduler, also once the session's cluster,
-    started by an earlier test, has become Dask's default."""
-    if "cluster" in request.fixturenames:
-        yield
-        return
-    with dask.config.set(scheduler="threads"):
-        yield
 
 
 def _data(rng, n=N, k=K, scale=1.5):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -15,17 +14,6 @@ N, K = 1001, 5
 #: one block; even blocks; uneven blocks with an empty one and a one-row one
 CHUNKINGS = [N, 250, (1, 0, 600, 400)]
 SCORES = [("lac", False), ("aps", False), ("aps", True)]
-
-
-@pytest.fixture(autouse=True)
-def _threads_unless_on_the_cluster(request):
-    """Tests that do not ask for ``cluster`` run on the threaded scheduler, also once the session's cluster,
-    started by an earlier test, has become Dask's default."""
-    if "cluster" in request.fixturenames:
-        yield
-        return
-    with dask.config.set(scheduler="threads"):
-        yield
 
 
 @pytest.fixture

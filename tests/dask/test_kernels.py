@@ -36,17 +36,6 @@ CASES = [(chunks, np.float32 if i % 2 else np.float64) for i, chunks in enumerat
 CASE_IDS = [f"{name}-{dtype.__name__}" for name, (_, dtype) in zip(CHUNKINGS, CASES)]
 
 
-@pytest.fixture(autouse=True)
-def _local_scheduler(request):
-    """Compute on the synchronous scheduler (tiny arrays: no thread pool to start), except in tests
-    that ask for the cluster, whose client would otherwise be the default for the rest of the session."""
-    if "cluster" in request.fixturenames:
-        yield
-    else:
-        with dask.config.set(scheduler="synchronous"):
-            yield
-
-
 def classes_split(x):
     return len(x.chunks[-1]) > 1
 

@@ -42,16 +42,6 @@ ROW_CHUNKS = {"rows": 10, "classes": -1, "both": 7, "single": -1, "uneven": ((20
 RTOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _local_scheduler(request):
-    """The synchronous scheduler, except in tests that ask for the cluster (see test_kernels.py)."""
-    if "cluster" in request.fixturenames:
-        yield
-    else:
-        with dask.config.set(scheduler="synchronous"):
-            yield
-
-
 def data(dtype=np.float64, seed=0):
     """Labels and probabilities with ties, exact 0 and 1, and a confidence exactly on a bin edge."""
     rng = np.random.default_rng(seed)

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .._dask import import_dask, is_dask
+from .._dask import dask_array, import_dask, is_dask, stand_in
 from .._validation import as_float_array, check_finite, check_label_vector, check_labels, to_numpy
 from ..kernels import softmax
 from ._checks import (
@@ -135,12 +135,12 @@ def fit_blocks(calibrator, scores, y, sample_weight, fname) -> Blocks:
     if y is None:
         raise labels_required_error(fname)
     if not labels_fit:  # the in-memory check fails on the dtype or the shape
-        check_label_vector(_stand_in(y.dtype, y.shape), n, None, fname, "labels")
+        check_label_vector(stand_in(y.dtype, y.shape), n, None, fname, "labels")
     check_labels(np.array(summary["labels"]), k, fname, argname="labels")
     if w is not None:
         if not weights_fit:
             as_float_array(np.empty(0, w.dtype), fname, "sample_weight")
-            check_sample_weight(_stand_in(np.float64, w.shape), n, fname)
+            check_sample_weight(stand_in(np.float64, w.shape), n, fname)
         check_weight_summary(summary["w_finite"], *summary.get("w_range", (None, None)), n, fname)
     if "zeros" in summary:
         raise zero_probabilities_error(calibrator, fname, *summary["zeros"])
@@ -159,23 +159,7 @@ def _dask_or_numpy(x, fname, argname):
     """A Dask array as it is (with known chunk sizes), anything else as a NumPy array."""
     if not is_dask(x):
         return to_numpy(x, fname, argname)
-    da = import_dask(fname)
-    if not isinstance(x, da.Array):
-        raise TypeError(
-            f"{fname}: {argname} is a {type(x).__module__}.{type(x).__name__}, a Dask collection but not an "
-            "array; pass a dask.array.Array (a Dask DataFrame's is .to_dask_array(lengths=True))"
-        )
-    if any(math.isnan(size) for size in x.shape):
-        raise ValueError(
-            f"{fname}: {argname} has unknown chunk sizes (shape {x.shape}), as after boolean indexing; "
-            f"call {argname}.compute_chunk_sizes() first"
-        )
-    return x
-
-
-def _stand_in(dtype, shape):
-    """An array of ``dtype`` and ``shape`` that holds no data, for a check that fails before reading a value."""
-    return np.broadcast_to(np.zeros((), dtype), shape)
+    return dask_array(x, fname, argname)
 
 
 def _check_score_kind(calibrator, x, fname, argname, n_classes=None):
@@ -185,8 +169,8 @@ def _check_score_kind(calibrator, x, fname, argname, n_classes=None):
     fitted = n_classes is not None
     if len(shape) == 2 and shape[1] and (fitted or shape[0]) and (not fitted or shape[1] == n_classes):
         return result_dtype
-    stand_in = (0, shape[1]) if fitted and len(shape) == 2 else tuple(0 if math.isnan(d) else d for d in shape)
-    calibrator._scores(_stand_in(np.float64, stand_in), fname, n_classes=n_classes)  # raises
+    checked_shape = (0, shape[1]) if fitted and len(shape) == 2 else shape
+    calibrator._scores(stand_in(np.float64, checked_shape), fname, n_classes=n_classes)  # raises
     raise AssertionError(f"{fname}: scores of shape {shape} passed the checks meant to refuse them")
 
 
