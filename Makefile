@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
-CODE := src tests benchmarks
+CODE := src tests benchmarks examples
 
 .PHONY: demo test lint format docs test-slow test-torch bench clean
 
@@ -56,6 +56,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_accuracy.py --keep runs/bench
 	$(BIN)/python benchmarks/bench_calibration.py --models runs/bench
 	$(BIN)/python benchmarks/bench_sklearn.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) build site src/*.egg-info .pytest_cache .hypothesis .import_linter_cache
