@@ -12,6 +12,11 @@ a, c, a, b, ...) after a warm-up call each, and the median time is reported:
   reductions (logsumexp, cross-entropy forward), which read the logits and write almost nothing,
   the floor is half a copy of the logits (reading them once).
 
+The class axis is axis 1 everywhere (``dim=1`` for PyTorch): the last axis of the 2-d shapes, and the
+middle axis of the 3-d shape ``(32, 81, 8732)`` (a detector head: batch, classes, boxes; the shape of
+PyTorch's own kernel for a softmax over a non-last dimension), where softmaxkit runs its column mode
+without a transposed copy. The cross-entropy operations run on the 2-d shapes only.
+
 GB/s counts bytes read plus bytes written by the operation itself (logits in, result out).
 ``torch._softmax(..., out=)`` / ``torch._log_softmax(..., out=)`` are the ATen out= variants.
 ``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` here (see the comment below the imports).
@@ -21,6 +26,7 @@ GB/s counts bytes read plus bytes written by the operation itself (logits in, re
     python benchmarks/bench_kernels.py --dtype float32 --markdown
     python benchmarks/bench_kernels.py --stat min         # minimum instead of median (noisy machine)
     python benchmarks/bench_kernels.py --shapes 8192x10   # only the given shapes
+    python benchmarks/bench_kernels.py --shapes 32x81x8732 --ops softmax log_softmax logsumexp
 """
 
 from __future__ import annotations
@@ -42,10 +48,14 @@ import numpy as np
 
 import softmaxkit as skm
 
-SHAPES = [(8192, 10), (4096, 1000), (256, 32000), (64, 262144), (16384, 4096)]
-QUICK_SHAPES = [(4096, 1000), (256, 32000), (64, 262144)]
+SHAPES = [(8192, 10), (4096, 1000), (256, 32000), (64, 262144), (16384, 4096), (32, 81, 8732)]
+QUICK_SHAPES = [(4096, 1000), (256, 32000), (64, 262144), (32, 81, 8732)]
 OPS = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "ce_fwd_grad"]
 REDUCTIONS = {"logsumexp", "cross_entropy"}
+#: Operations of class-axis-last matrices only (labels per row).
+ROW_OPS = {"cross_entropy", "ce_fwd_grad"}
+#: The class axis of every shape (the last axis of a matrix).
+AXIS = 1
 
 
 def cpu_model() -> str:
@@ -70,16 +80,16 @@ def numpy_methods(op, z, labels):
     """The naive NumPy formulas."""
 
     def softmax():
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        e = np.exp(z - z.max(axis=AXIS, keepdims=True))
+        return e / e.sum(axis=AXIS, keepdims=True)
 
     def log_softmax():
-        d = z - z.max(axis=1, keepdims=True)
-        return d - np.log(np.exp(d).sum(axis=1, keepdims=True))
+        d = z - z.max(axis=AXIS, keepdims=True)
+        return d - np.log(np.exp(d).sum(axis=AXIS, keepdims=True))
 
     def logsumexp():
-        m = z.max(axis=1, keepdims=True)
-        return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+        m = z.max(axis=AXIS, keepdims=True)
+        return np.squeeze(m + np.log(np.exp(z - m).sum(axis=AXIS, keepdims=True)), axis=AXIS)
 
     rows = np.arange(z.shape[0])
 
@@ -103,9 +113,9 @@ def scipy_methods(op, z):
     import scipy.special as sp
 
     funcs = {
-        "softmax": lambda: sp.softmax(z, axis=1),
-        "log_softmax": lambda: sp.log_softmax(z, axis=1),
-        "logsumexp": lambda: sp.logsumexp(z, axis=1),
+        "softmax": lambda: sp.softmax(z, axis=AXIS),
+        "log_softmax": lambda: sp.log_softmax(z, axis=AXIS),
+        "logsumexp": lambda: sp.logsumexp(z, axis=AXIS),
     }
     return {"scipy": funcs[op]} if op in funcs else {}
 
@@ -119,7 +129,7 @@ def torch_methods(op, z, labels):
     t = torch.from_numpy(z)
     lab = torch.from_numpy(labels)
     out = torch.empty_like(t)
-    out_rows = torch.empty(z.shape[0], dtype=t.dtype)
+    out_rows = torch.empty(reduced_shape(z), dtype=t.dtype)
 
     def ce_fwd_grad():
         x = t.detach().requires_grad_()
@@ -128,16 +138,16 @@ def torch_methods(op, z, labels):
         return loss, g
 
     alloc = {
-        "softmax": lambda: torch.softmax(t, 1),
-        "log_softmax": lambda: torch.log_softmax(t, 1),
-        "logsumexp": lambda: torch.logsumexp(t, 1),
+        "softmax": lambda: torch.softmax(t, AXIS),
+        "log_softmax": lambda: torch.log_softmax(t, AXIS),
+        "logsumexp": lambda: torch.logsumexp(t, AXIS),
         "cross_entropy": lambda: F.cross_entropy(t, lab),
         "ce_fwd_grad": ce_fwd_grad,
     }
     into = {
-        "softmax": lambda: torch._softmax(t, 1, False, out=out),
-        "log_softmax": lambda: torch._log_softmax(t, 1, False, out=out),
-        "logsumexp": lambda: torch.logsumexp(t, 1, out=out_rows),
+        "softmax": lambda: torch._softmax(t, AXIS, False, out=out),
+        "log_softmax": lambda: torch._log_softmax(t, AXIS, False, out=out),
+        "logsumexp": lambda: torch.logsumexp(t, AXIS, out=out_rows),
     }
     methods = {"torch": alloc[op]}
     if op in into:
@@ -147,23 +157,28 @@ def torch_methods(op, z, labels):
 
 def skm_methods(op, z, labels):
     out = np.empty_like(z)
-    out_rows = np.empty(z.shape[0], z.dtype)
+    out_rows = np.empty(reduced_shape(z), z.dtype)
     alloc = {
-        "softmax": lambda: skm.softmax(z),
-        "log_softmax": lambda: skm.log_softmax(z),
-        "logsumexp": lambda: skm.logsumexp(z),
+        "softmax": lambda: skm.softmax(z, axis=AXIS),
+        "log_softmax": lambda: skm.log_softmax(z, axis=AXIS),
+        "logsumexp": lambda: skm.logsumexp(z, axis=AXIS),
         "cross_entropy": lambda: skm.cross_entropy(z, labels),
         "ce_fwd_grad": lambda: skm.cross_entropy_and_grad(z, labels),
     }
     into = {
-        "softmax": lambda: skm.softmax(z, out=out),
-        "log_softmax": lambda: skm.log_softmax(z, out=out),
-        "logsumexp": lambda: skm.logsumexp(z, out=out_rows),
+        "softmax": lambda: skm.softmax(z, axis=AXIS, out=out),
+        "log_softmax": lambda: skm.log_softmax(z, axis=AXIS, out=out),
+        "logsumexp": lambda: skm.logsumexp(z, axis=AXIS, out=out_rows),
     }
     methods = {"skm": alloc[op]}
     if op in into:
         methods["skm out="] = into[op]
     return methods
+
+
+def reduced_shape(z):
+    """Shape of a reduction of ``z`` over the class axis."""
+    return z.shape[:AXIS] + z.shape[AXIS + 1 :]
 
 
 def floor_method(op, z):
@@ -214,6 +229,8 @@ def run(shapes, dtypes, ops, repeats, budget_s, stat=statistics.median):
             z = (rng.standard_normal(shape) * 3).astype(dtype)
             labels = rng.integers(0, shape[1], shape[0])
             for op in ops:
+                if op in ROW_OPS and z.ndim != 2:
+                    continue
                 methods = {}
                 methods.update(numpy_methods(op, z, labels))
                 methods.update(scipy_methods(op, z))
@@ -271,6 +288,9 @@ def rows_of(results):
 
 
 def print_table(results, markdown: bool):
+    if not results:
+        print("(no case: the cross-entropy operations run on 2-d shapes only)")
+        return
     header, lines = rows_of(results)
     if markdown:
         print("| " + " | ".join(header) + " |")
@@ -290,7 +310,11 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     parser.add_argument("--ops", nargs="+", choices=OPS, default=OPS)
     parser.add_argument(
-        "--shapes", nargs="+", default=None, metavar="RxN", help="shapes to run, e.g. --shapes 8192x10 4096x1000"
+        "--shapes",
+        nargs="+",
+        default=None,
+        metavar="RxN",
+        help="shapes to run, class axis 1, e.g. --shapes 8192x10 4096x1000 32x81x8732",
     )
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")

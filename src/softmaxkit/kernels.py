@@ -4,6 +4,8 @@ Every function normalises over ``axis=-1`` (the class axis) by default, is exact
 (huge logits, +-inf, NaN, float16, empty axes) and accepts ``out=`` to write into a caller's array.
 Large float32/float64 inputs go through fused multi-core numba kernels (:mod:`softmaxkit._numba`);
 small inputs take the NumPy path below, which is also the reference the fast kernels are tested against.
+A class axis that is not last (``axis=1`` of ``(batch, classes, boxes)`` or ``(N, C, H, W)``) is
+computed where the data lies, without a transposed copy, when the array is C- or Fortran-ordered.
 
 Inputs
 ------

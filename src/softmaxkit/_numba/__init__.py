@@ -12,10 +12,12 @@ floats
     fastmath flags and the dtype-generic helpers: casts, bit reinterpretation, order keys.
 exp
     Branch-free polynomial ``exp`` for float32 and float64.
+log1p
+    Branch-free float64 ``log1p`` (one per column in column mode, in SIMD lanes).
 segments
     Statistics and output passes of one row or one segment of a row.
-rows, split, narrow
-    The three launch modes (below).
+rows, split, narrow, columns
+    The four launch modes (below).
 nn
     Max pooling and the fused SGD update of :mod:`softmaxkit.nn`.
 
@@ -27,9 +29,23 @@ Design
   is cached on disk next to each module), compiled per dtype on first use: they are generic over
   float32 and float64 through the overloads of :mod:`.floats` and :func:`.exp.exp`, which numba
   resolves from the argument types.
-- The class axis is moved last and the data viewed as C-contiguous ``(rows, n)``.
+- A Fortran-ordered input is computed as its C-contiguous transpose (the class axis mirrored), so
+  it is never copied. In the row modes the class axis is moved last and the data viewed as
+  C-contiguous ``(rows, n)`` (a transposed copy when the class axis is not last).
+- Column mode (:mod:`.columns`; class axis not last, C-contiguous input, at least one SIMD vector
+  of entries after the class axis): no transposed copy. The data is viewed as ``(outer, n,
+  inner)`` and blocks of up to 1024 consecutive columns (inner positions) are processed one column
+  per SIMD lane: max over the classes (reading memory), exponentials summed (stored in the output
+  on the way: the exponentials for softmax, ``z - max`` for log-softmax), output pass; a block's
+  ``n x width`` entries stay in the core's L2 cache between the passes. ``prange`` over tasks of
+  (outer index, block) units. Each column's arithmetic is its own lane's, so the bits do not
+  depend on the blocking. Columns without a finite maximum or holding a NaN take the per-row code
+  through a contiguous buffer.
 - Per-row mode (many rows, :mod:`.rows`): ``prange`` over rows; each row is read from memory once
-  and its second and third passes hit the cache (softmax: max; exp, store and sum; scale).
+  and its second and third passes hit the cache (softmax: max; exp, store and sum; scale;
+  log-softmax: max; exp, sum and store ``x - max``; subtract ``log1p(rest)``). A softmax needs
+  only the total of the exponentials, so it sums them all, with no mask and no tie count; the
+  log-softmax, logsumexp and cross-entropy keep the maximal entry's 1 out of ``rest`` (below).
 - Narrow mode (:mod:`.narrow`; rows of at most ``_NARROW`` classes, e.g. a classifier head, where
   per-row loops are too short to vectorise): blocks of ``_NARROW_BLOCK`` rows are read row by row
   (row max on the way) into a small transposed buffer, so the exponential-and-sum pass runs across
@@ -46,7 +62,11 @@ Design
   in ``r``, ``2**k`` built from exponent bits) that vectorises; float32 data uses a float32 version
   (16 SIMD lanes). Sums run in the data's dtype over blocks of 256 entries, then in float64.
 - fastmath is on without ``nnan``/``ninf``: NaN rows are detected explicitly (their sum is NaN),
-  and the log-softmax output ``(x - m) - log1p(rest)`` is computed in a strict function. Each
+  and the log-softmax output ``(x - m) - log1p(rest)`` is computed in a strict function (where
+  ``x - m`` is stored by the exponential pass, a single subtraction, the output pass subtracts
+  ``log1p(rest)`` strictly: the same operations). Storing in the exponential pass, which is
+  compute bound, brings the output's cache lines in while it computes instead of in the output
+  pass, which would wait for them (per-row softmax and log-softmax unless in place, column mode). Each
   function keeps its own flags: helpers with other flags than their caller are separate compiled
   functions (inlined by LLVM, which keeps the flags per instruction), never inlined by numba.
 - Each Python function is compiled with one set of options: numba's on-disk cache is indexed by

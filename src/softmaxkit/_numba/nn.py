@@ -1,4 +1,4 @@
-"""Kernels of :mod:`softmaxkit.nn`: max pooling (forward and backward) and the fused SGD update.
+"""Kernels of :mod:`softmaxkit.nn`: max pooling (forward and backward) and the fused SGD and Adam updates.
 
 NumPy's strided comparisons are about 20 times slower for max pooling. The kernels are serial
 (pooling is memory-bound, and thread start-up would dominate small batches) and release the GIL.
@@ -7,9 +7,10 @@ Arrays are NCHW; ``argmax`` holds the index ``i * kw + j`` of each window's maxi
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-__all__ = ["maxpool_forward", "maxpool_backward", "maxpool2_forward", "maxpool2_backward", "sgd_update"]
+__all__ = ["maxpool_forward", "maxpool_backward", "maxpool2_forward", "maxpool2_backward", "sgd_update", "adam_update"]
 
 
 @njit(cache=True, nogil=True)
@@ -109,3 +110,38 @@ def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first):
             buf[i] = b
             d = d + momentum * b if nesterov else b
         p[i] -= lr * d
+
+
+@njit(cache=True, nogil=True, error_model="numpy")  # no zero-division check: the loop vectorises
+def adam_update(p, g, m, v, lr, beta1, beta2, rest1, rest2, eps, root_bias2, decay, decoupled, lr_decay):
+    """One fused pass of ``torch.optim.Adam``'s (``AdamW``'s with ``decoupled``) update of the flat
+    parameter ``p`` in place, with the operations in the order of the NumPy path.
+
+    Parameters
+    ----------
+    p, g, m, v : ndarray
+        Flat parameter, gradient, first and second moments, of one dtype.
+    lr : float
+        ``lr / (1 - beta1**t)``, the step with the first moment's bias correction.
+    beta1, beta2, eps : float
+    rest1, rest2 : float
+        ``1 - beta1`` and ``1 - beta2``, rounded from float64 as the NumPy path does.
+    root_bias2 : float
+        ``1 / sqrt(1 - beta2**t)``.
+    decay : float
+        L2 weight decay added to the gradient (``decoupled=False``).
+    decoupled : bool
+    lr_decay : float
+        ``1 - lr * weight_decay``: the decoupled decay factor.
+
+    All scalars are of the parameters' dtype.
+    """
+    for i in range(p.size):
+        d = g[i]
+        if decoupled:
+            p[i] *= lr_decay
+        elif decay != 0:
+            d = p[i] * decay + d
+        m[i] = m[i] * beta1 + rest1 * d
+        v[i] = v[i] * beta2 + (d * d) * rest2
+        p[i] -= m[i] / (np.sqrt(v[i]) * root_bias2 + eps) * lr

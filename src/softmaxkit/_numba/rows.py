@@ -1,7 +1,9 @@
 """Per-row mode: ``prange`` over the rows of a C-contiguous ``(rows, n)`` array, one row per task.
 
 Each row is read from memory once; its second and third passes hit the core's cache (softmax: max;
-exponentials stored and summed; scaled in place). Rows without a finite maximum, or holding a NaN,
+exponentials stored and summed, all of them: a softmax needs only their total; scaled in place;
+log-softmax: max; exponentials summed and ``z - max`` stored; ``log1p`` of the rest subtracted in
+place). Rows without a finite maximum, or holding a NaN,
 take the slower general path of :mod:`softmaxkit._numba.segments`.
 """
 
@@ -10,7 +12,18 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .floats import cast
-from .segments import NORMAL, label_grad, lse_value, pick_logp, row_params, row_stats, seg_write, softmax_row_stored
+from .segments import (
+    NORMAL,
+    label_grad,
+    log_softmax_row_stored,
+    lse_value,
+    pick_logp,
+    row_params,
+    row_stats,
+    seg_write,
+    softmax_row,
+    softmax_row_stored,
+)
 
 __all__ = ["softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
 
@@ -19,8 +32,14 @@ __all__ = ["softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
 def softmax(z, y, log):
     """``y`` = softmax (log-softmax when ``log``) of each row of ``z``."""
     n = z.shape[1]
+    # Log-softmax stores z - max on the way unless it writes over its input (a row that turns out
+    # to hold a NaN or an infinity is then computed again from z).
+    stored_log = log and y.ctypes.data != z.ctypes.data
     for r in prange(z.shape[0]):
-        if not log and softmax_row_stored(z[r], y[r], 1.0)[0]:
+        if log:
+            if stored_log and log_softmax_row_stored(z[r], y[r]):
+                continue
+        elif softmax_row(z[r], y[r]):
             continue
         state, m, value = row_stats(z[r])
         a, at_inf, elsewhere = row_params(state, value, log, 1.0, z)

@@ -33,6 +33,11 @@ __all__ = [
     "seg_sum_store",
     "scale",
     "softmax_row_stored",
+    "seg_total_store",
+    "softmax_row",
+    "seg_sum_store_shifted",
+    "subtract",
+    "log_softmax_row_stored",
     "seg_scan",
     "seg_stats",
     "combine",
@@ -139,6 +144,86 @@ def softmax_row_stored(z, y, factor):
     value = (cnt - 1.0) + rest
     scale(y, cast(factor / (1.0 + value), z))
     return True, m, value
+
+
+@njit(fastmath=_FAST, cache=True)
+def seg_total_store(z, y, m):
+    """Sum of ``exp(z - m)`` over every entry (the maximal ones too), storing ``y = exp(z - m)``.
+
+    A softmax needs only the total ``1 + rest``, which this gives to the same relative accuracy as
+    :func:`seg_sum_store` with fewer operations per entry (no tie count, no mask).
+    """
+    total = 0.0
+    for b in range(0, z.shape[0], _BLOCK):
+        zb = z[b : b + _BLOCK]
+        yb = y[b : b + _BLOCK]
+        tb = cast(0.0, z)
+        for j in range(zb.shape[0]):
+            e = exp(zb[j] - m)
+            yb[j] = e
+            tb += e
+        total += tb
+    return total
+
+
+@njit(cache=True)
+def softmax_row(z, y):
+    """``y = softmax(z)`` of a row with a finite maximum and no NaN; returns False (``y`` garbage) for the others."""
+    m = seg_max(z)
+    if not (m > cast(-np.inf, z) and m < cast(np.inf, z)):
+        return False
+    total = seg_total_store(z, y, m)
+    if total != total:
+        return False
+    scale(y, cast(1.0 / total, z))
+    return True
+
+
+@njit(fastmath=_FAST, cache=True)
+def seg_sum_store_shifted(z, y, m):
+    """As :func:`seg_sum`, also storing the shifted logits ``y = z - m`` (one IEEE subtraction each)."""
+    rest = 0.0
+    cnt = 0.0
+    for b in range(0, z.shape[0], _BLOCK):
+        zb = z[b : b + _BLOCK]
+        yb = y[b : b + _BLOCK]
+        rb = cast(0.0, z)
+        cb = cast(0.0, z)
+        for j in range(zb.shape[0]):
+            d = zb[j] - m
+            e = exp(d)
+            yb[j] = d
+            rb += e if d != cast(0.0, z) else cast(0.0, z)
+            cb += cast(1.0, z) if d == cast(0.0, z) else cast(0.0, z)
+        rest += rb
+        cnt += cb
+    return rest, cnt
+
+
+@njit(cache=True)
+def subtract(y, a):
+    """``y -= a``, strictly (compiled without fastmath)."""
+    for j in range(y.shape[0]):
+        y[j] = y[j] - a
+
+
+@njit(cache=True)
+def log_softmax_row_stored(z, y):
+    """Log-softmax of a row with a finite maximum and no NaN into ``y``, which must not be ``z``.
+
+    The pass that sums the exponentials also stores ``z - m`` in ``y``, so that ``y``'s cache lines
+    are brought in while it computes (it is compute bound) rather than in the output pass, which
+    would wait for them; the output pass then subtracts ``log1p(rest)``: the same operations, in the
+    same order, as :func:`write_log`. Returns ``done`` as :func:`softmax_row_stored` does.
+    """
+    m = seg_max(z)
+    if not (m > cast(-np.inf, z) and m < cast(np.inf, z)):
+        return False
+    rest, cnt = seg_sum_store_shifted(z, y, m)
+    if rest != rest:
+        return False
+    subtract(y, cast(math.log1p((cnt - 1.0) + rest), z))
+    return True
 
 
 @njit(cache=True)
