@@ -1,14 +1,27 @@
-"""Time per training epoch: softmaxkit's NumPy network against PyTorch CPU, side by side.
+"""Training and inference speed: softmaxkit's network against PyTorch CPU, side by side.
 
-Same architecture, batch size, optimizer (SGD, momentum 0.9), thread count and data for both; the two
-are interleaved (ours, torch, ours, torch, ...), each timed in a fresh process after a warm-up, and the
-median epoch time is reported. Uses MNIST when
-it is available (``softmaxkit data fetch mnist``), random MNIST-shaped data otherwise (timing does not
-depend on the pixel values).
+Same architectures, batch size, optimizer, thread count and data for both libraries. Every
+measurement runs in a fresh process (the two libraries' thread pools never share the cores), the
+libraries alternate (ours, torch, ours, torch, ...), and each table gives the median and the spread
+(min-max) over the repeats. Uses MNIST when it is available (``softmaxkit data fetch mnist``),
+random MNIST-shaped data otherwise (timing does not depend on the pixel values).
 
-    python benchmarks/bench_train.py                 # MLP 784-256-128-10 and the CNN
-    python benchmarks/bench_train.py --cnn-steps 100 # CNN: time 100 steps, scaled to an epoch
-    python benchmarks/bench_train.py --threads 1      # both libraries on one thread
+Rows:
+
+* ``step``: the bare training step (forward, cross-entropy, backward, update) on shuffled batches of
+  128, for the MLP 784-256-128-10 (SGD with momentum 0.9, and Adam) and the CNN
+  32c3-ReLU-pool-64c3-ReLU-pool-128-10 (SGD with momentum 0.9);
+* ``epoch``: one whole epoch of :func:`softmaxkit.train.fit` with ``softmaxkit train``'s MNIST MLP
+  recipe (Adam, dropout 0.2, batches of 128, shuffling, a validation pass over 10% held out), against
+  the same loop written in PyTorch;
+* ``predict``: ``predict_proba`` throughput (samples/s) at batch 1 and batch 1024, against PyTorch
+  under ``torch.inference_mode()`` with a softmax;
+* ``cold predict``: the wall time of ``softmaxkit predict MODEL one.png`` from a cold process (Python
+  start-up included).
+
+    python benchmarks/bench_train.py                  # everything
+    python benchmarks/bench_train.py --only step      # one group: step, epoch, predict, cold
+    python benchmarks/bench_train.py --threads 1       # both libraries on one thread
 """
 
 from __future__ import annotations
@@ -17,49 +30,98 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
+BATCH = 128
 
-def mnist_or_random(n: int, rng):
+
+def mnist_or_random(rng):
     try:
         from softmaxkit import datasets
 
         data = datasets.load("mnist")
-        return data.x_train[:n], data.y_train[:n], "MNIST"
+        return data.x_train, data.y_train, data.x_test, "MNIST"
     except Exception:
-        x = rng.random((n, 1, 28, 28), dtype=np.float32)
-        y = rng.integers(0, 10, n)
-        return x, y, "random MNIST-shaped data"
+        x = rng.random((60000, 1, 28, 28), dtype=np.float32)
+        return x, rng.integers(0, 10, 60000), rng.random((10000, 1, 28, 28), dtype=np.float32), "random data"
 
 
-def ours_epoch(kind, x, y, batch_size, steps, rng):
-    from softmaxkit import cross_entropy_and_grad
-    from softmaxkit.nn import architectures, optim
+# ---------------------------------------------------------------------------- softmaxkit
+def ours_model(kind, *, dropout=0.0):
+    from softmaxkit.nn import architectures
 
     build = architectures.mlp if kind == "mlp" else architectures.cnn
-    model = build((1, 28, 28), 10, rng=np.random.default_rng(0))
-    opt = optim.SGD(0.05, momentum=0.9)
+    kwargs = {"dropout": dropout} if kind == "mlp" else {}
+    return build((1, 28, 28), 10, rng=np.random.default_rng(0), **kwargs)
+
+
+def ours_optimizer(name):
+    from softmaxkit.nn import optim
+
+    return optim.SGD(0.05, momentum=0.9) if name == "sgd" else optim.Adam(1e-3)
+
+
+def ours_steps(kind, opt_name, x, y, steps, rng):
+    from softmaxkit import cross_entropy_and_grad
+
+    model, opt = ours_model(kind), ours_optimizer(opt_name)
     order = rng.permutation(len(y))
+
+    def run(n):
+        for s in range(n):
+            idx = order[s * BATCH : (s + 1) * BATCH]
+            logits = model.forward(x[idx], training=True)
+            _, grad = cross_entropy_and_grad(logits, y[idx])
+            model.backward(grad)
+            opt.step(model)
+
+    run(3)  # warm-up: compilation, allocation
     start = time.perf_counter()
-    for s in range(steps):
-        idx = order[s * batch_size : (s + 1) * batch_size]
-        logits = model.forward(x[idx], training=True)
-        _, grad = cross_entropy_and_grad(logits, y[idx])
-        model.backward(grad)
-        opt.step(model)
+    run(steps)
+    return (time.perf_counter() - start) / steps
+
+
+def ours_epoch(x, y, rng):
+    from softmaxkit import train
+    from softmaxkit.nn import optim
+
+    n_val = len(y) // 10
+    model = ours_model("mlp", dropout=0.2)
+    args = {"x_val": x[:n_val], "y_val": y[:n_val], "rng": rng, "progress": False, "batch_size": BATCH}
+    train.fit(model, x[n_val : n_val + 1024], y[n_val : n_val + 1024], optimizer=optim.Adam(1e-3), epochs=1, **args)
+    start = time.perf_counter()
+    train.fit(model, x[n_val:], y[n_val:], optimizer=optim.Adam(1e-3), epochs=1, **args)
     return time.perf_counter() - start
 
 
-def torch_model(kind):
+def ours_predict(kind, x, batch):
+    model = ours_model(kind)
+    return _throughput(lambda xb: model.predict_proba(xb, batch_size=1024), x, batch)
+
+
+# ---------------------------------------------------------------------------- PyTorch
+def torch_model(kind, *, dropout=0.0):
     import torch
     from torch import nn
 
     torch.manual_seed(0)
     if kind == "mlp":
         return nn.Sequential(
-            nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+            nn.Flatten(),
+            nn.Linear(784, 256),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(256, 128),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(128, 10),
         )
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1),
@@ -75,116 +137,231 @@ def torch_model(kind):
     )
 
 
-def torch_epoch(kind, x, y, batch_size, steps, rng):
+def torch_optimizer(name, model):
+    import torch
+
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def torch_steps(kind, opt_name, x, y, steps, rng):
     import torch
 
     model = torch_model(kind)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt = torch_optimizer(opt_name, model)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     order = torch.from_numpy(rng.permutation(len(y)))
+
+    def run(n):
+        for s in range(n):
+            idx = order[s * BATCH : (s + 1) * BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+
+    run(3)
     start = time.perf_counter()
-    for s in range(steps):
-        idx = order[s * batch_size : (s + 1) * batch_size]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xt[idx]), yt[idx])
-        loss.backward()
-        opt.step()
+    run(steps)
+    return (time.perf_counter() - start) / steps
+
+
+def torch_epoch(x, y, rng):
+    import torch
+
+    n_val = len(y) // 10
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    x_val, y_val, x_tr, y_tr = xt[:n_val], yt[:n_val], xt[n_val:], yt[n_val:]
+    model = torch_model("mlp", dropout=0.2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch(n):
+        model.train()
+        order = torch.from_numpy(rng.permutation(n))
+        for s in range(0, n, BATCH):
+            idx = order[s : s + BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x_tr[idx]), y_tr[idx]).backward()
+            opt.step()
+        model.eval()
+        with torch.inference_mode():
+            total = sum(
+                float(loss_fn(model(x_val[i : i + 1024]), y_val[i : i + 1024])) * len(y_val[i : i + 1024])
+                for i in range(0, n_val, 1024)
+            )
+        return total / n_val
+
+    epoch(1024)
+    start = time.perf_counter()
+    epoch(len(y_tr))
     return time.perf_counter() - start
 
 
-def _time_in_subprocess(method, kind, args, steps) -> float:
-    """Time one epoch's worth of steps in a fresh process: each library gets the cores to itself
-    (numba's, OpenBLAS's and PyTorch's thread pools fight when they share two cores in one process)."""
-    import subprocess
-    import sys
+def torch_predict(kind, x, batch):
+    import torch
 
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--_one",
-            method,
-            kind,
-            str(steps),
-            "--batch-size",
-            str(args.batch_size),
-            "--threads",
-            str(args.threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    model = torch_model(kind).eval()
+
+    def predict(xb):
+        with torch.inference_mode():
+            return torch.softmax(model(torch.from_numpy(xb)), dim=-1).numpy()
+
+    return _throughput(predict, x, batch)
+
+
+def _throughput(predict, x, batch) -> float:
+    """Samples per second of ``predict`` on batches of ``batch`` rows (at least 0.5 s of work)."""
+    n = 200 if batch == 1 else 10 * batch
+    batches = [x[i : i + batch] for i in range(0, n, batch)]
+    for xb in batches[:3]:
+        predict(xb)
+    start = time.perf_counter()
+    done = 0
+    while done < n or time.perf_counter() - start < 0.5:
+        for xb in batches:
+            predict(xb)
+        done += n
+    return done / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------- drivers
+def _child(args) -> None:
+    method, group, *rest = args._one
+    if method == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    x, y, x_test, _ = mnist_or_random(rng)
+    if group == "step":
+        kind, opt_name, steps = rest
+        run = ours_steps if method == "ours" else torch_steps
+        print(run(kind, opt_name, x, y, int(steps), rng))
+    elif group == "epoch":
+        print((ours_epoch if method == "ours" else torch_epoch)(x, y, rng))
+    elif group == "predict":
+        kind, batch = rest
+        print((ours_predict if method == "ours" else torch_predict)(kind, x_test, int(batch)))
+
+
+def _in_child(args, *one) -> float:
+    """Run one measurement in a fresh process (each library gets the cores to itself).
+
+    The child's environment has ``OPENBLAS_THREAD_TIMEOUT=20``, the default that ``import softmaxkit``
+    sets when it comes before NumPy's (as in ``softmaxkit train``; this script imports NumPy first).
+    PyTorch does not use OpenBLAS.
+    """
+    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--_one", *map(str, one)]
+    env = {"OPENBLAS_THREAD_TIMEOUT": "20", **os.environ}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return float(out.strip().splitlines()[-1])
 
 
-def _one(method, kind, steps, args) -> None:
-    rng = np.random.default_rng(0)
-    x, y, _ = mnist_or_random(60000, rng)
-    run = ours_epoch if method == "ours" else torch_epoch
-    run(kind, x, y, args.batch_size, 3, rng)  # warm-up: compilation, allocation
-    print(run(kind, x, y, args.batch_size, steps, rng))
+def _cold_predict(workdir: Path) -> float:
+    """Wall time of ``softmaxkit predict`` on one PNG from a cold process."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "softmaxkit", "predict", str(workdir / "cnn.skm"), str(workdir / "one.png")],
+        capture_output=True,
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+def _spread(values, fmt="{:.2f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3, help="epochs timed per method (median reported)")
-    parser.add_argument("--cnn-steps", type=int, default=120, help="CNN steps timed, scaled to a full epoch")
-    parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per library and row")
+    parser.add_argument("--mlp-steps", type=int, default=400, help="MLP steps timed per process")
+    parser.add_argument("--cnn-steps", type=int, default=60, help="CNN steps timed per process")
+    parser.add_argument("--only", choices=["step", "epoch", "predict", "cold"], action="append")
     parser.add_argument(
         "--threads",
         type=int,
         default=len(os.sched_getaffinity(0)),
-        help="threads for both libraries (NumPy's BLAS via threadpoolctl, torch.set_num_threads)",
+        help="threads for both libraries (NumPy's BLAS and numba, torch.set_num_threads)",
     )
-    parser.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--_one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=args.threads, user_api="blas")
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
     if args._one:
-        method, kind, steps = args._one
-        if method == "torch":
-            import torch
-
-            torch.set_num_threads(args.threads)
-        _one(method, kind, int(steps), args)
+        _child(args)
         return 0
     try:
         import torch
     except ImportError:
         torch = None
-    rng = np.random.default_rng(0)
-    _, y, source = mnist_or_random(60000, rng)
-    steps_per_epoch = -(-len(y) // args.batch_size)
+    groups = args.only or ["step", "epoch", "predict", "cold"]
+    _, _y, _, source = mnist_or_random(np.random.default_rng(0))
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
-        f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, "
-        f"batch {args.batch_size}, SGD momentum 0.9, {source}; each run in its own process, interleaved"
+        f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, {source}, "
+        f"{now}; each measurement in its own process, the libraries alternating, median (min-max) of "
+        f"{args.repeats}"
     )
     print(f"# torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
     print(f"# load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (time only on a quiet machine)")
-    print()
-    print("| model | softmaxkit s/epoch (min-max) | PyTorch s/epoch (min-max) | speed-up vs PyTorch |")
-    print("|---|---|---|---|")
-    kinds = ["mlp"] + ([] if args.skip_cnn else ["cnn"])
-    for kind in kinds:
-        steps = steps_per_epoch if kind == "mlp" else min(args.cnn_steps, steps_per_epoch)
-        scale = steps_per_epoch / steps
+
+    def compare(title, one, *, better_high=False):
         ours, theirs = [], []
         for _ in range(args.repeats):
-            ours.append(_time_in_subprocess("ours", kind, args, steps) * scale)
+            ours.append(_in_child(args, "ours", *one))
             if torch is not None:
-                theirs.append(_time_in_subprocess("torch", kind, args, steps) * scale)
+                theirs.append(_in_child(args, "torch", *one))
         mo = statistics.median(ours)
         mt = statistics.median(theirs) if theirs else float("nan")
-        label = "MLP 784-256-128-10" if kind == "mlp" else f"CNN 32c3-pool-64c3-pool-128-10 ({steps} steps scaled)"
-        spread_o = f"{min(ours):.2f}-{max(ours):.2f}"
-        spread_t = f"{min(theirs):.2f}-{max(theirs):.2f}" if theirs else "-"
-        print(f"| {label} | {mo:.2f} ({spread_o}) | {mt:.2f} ({spread_t}) | {mt / mo:.2f}x |")
-    print(f"# load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        ratio = mo / mt  # softmaxkit / PyTorch: time (lower is better) or throughput (higher is better)
+        fmt = "{:.0f}" if better_high else "{:.2f}"
+        their_text = _spread(theirs, fmt) if theirs else "-"
+        print(f"| {title} | {_spread(ours, fmt)} | {their_text} | {ratio:.2f}x |")
+
+    if "step" in groups:
+        print("\n| training step, batch 128 | softmaxkit ms | PyTorch ms | softmaxkit / PyTorch |\n|---|---|---|---|")
+        for kind, opt_name, steps in [
+            ("mlp", "sgd", args.mlp_steps),
+            ("mlp", "adam", args.mlp_steps),
+            ("cnn", "sgd", args.cnn_steps),
+        ]:
+            label = f"{'MLP 784-256-128-10' if kind == 'mlp' else 'CNN 32c3-pool-64c3-pool-128-10'}, {opt_name}"
+            ours, theirs = [], []
+            for _ in range(args.repeats):
+                ours.append(_in_child(args, "ours", "step", kind, opt_name, steps) * 1e3)
+                if torch is not None:
+                    theirs.append(_in_child(args, "torch", "step", kind, opt_name, steps) * 1e3)
+            mt = statistics.median(theirs) if theirs else float("nan")
+            their_text = _spread(theirs) if theirs else "-"
+            print(f"| {label} | {_spread(ours)} | {their_text} | {statistics.median(ours) / mt:.2f}x |")
+    if "epoch" in groups:
+        print("\n| whole epoch (train.fit) | softmaxkit s | PyTorch s | softmaxkit / PyTorch |\n|---|---|---|---|")
+        compare("MNIST MLP recipe: Adam, dropout 0.2, shuffling, validation", ("epoch",))
+    if "predict" in groups:
+        print(
+            "\n| predict_proba | softmaxkit samples/s | PyTorch samples/s | softmaxkit / PyTorch |\n|---|---|---|---|"
+        )
+        for kind in ("mlp", "cnn"):
+            for batch in (1, 1024):
+                compare(f"{kind.upper()}, batch {batch}", ("predict", kind, batch), better_high=True)
+    if "cold" in groups:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            ours_model("cnn").save(workdir / "cnn.skm")
+            from PIL import Image
+
+            pixels = (np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(workdir / "one.png")
+            _cold_predict(workdir)  # numba's cache and the OS's file cache filled once
+            times = [_cold_predict(workdir) for _ in range(max(5, args.repeats))]
+        print(f"\ncold `softmaxkit predict CNN.skm one.png`: {_spread(times)} s (goal < 1 s)")
+    print(f"\n# load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 

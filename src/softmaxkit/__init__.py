@@ -10,6 +10,16 @@ probabilities (:mod:`softmaxkit.calibration`, :mod:`softmaxkit.metrics`, :mod:`s
 array([0.17198205, 0.77077009, 0.05724785])
 """
 
+import os as _os
+
+# Thread pools on few cores. After each matrix product OpenBLAS's idle threads spin for about 2**28
+# cycles (its default) before they sleep, taking a core from the numba kernels that run between the
+# products of a training step (the CNN step was about 1.25 times slower); 2**20 cycles (a third of a
+# millisecond) keeps back-to-back products as fast and gives the kernels both cores. A default only (a
+# value already set is kept), read when OpenBLAS loads: it applies when softmaxkit is imported before
+# NumPy, as the command line is. numba's OpenMP threads: see softmaxkit._numba.dispatch.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
 from .kernels import (
     log_sigmoid,
     log_softmax,
@@ -20,6 +30,7 @@ from .kernels import (
     softmax,
     softmax_backward,
 )
+from .linear_head import linear_cross_entropy, linear_cross_entropy_and_grad
 from .losses import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_and_grad,
@@ -41,6 +52,7 @@ _SUBMODULES = {
     "exceptions",
     "inputs",
     "kernels",
+    "linear_head",
     "losses",
     "metrics",
     "multilabel",
@@ -83,5 +95,7 @@ __all__ = [
     "cross_entropy_from_probs",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_and_grad",
+    "linear_cross_entropy",
+    "linear_cross_entropy_and_grad",
     "__version__",
 ]

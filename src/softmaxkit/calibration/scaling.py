@@ -74,7 +74,6 @@ import numbers
 from typing import ClassVar
 
 import numpy as np
-from scipy import optimize
 
 from .._validation import validate
 from ..kernels import softmax
@@ -229,6 +228,8 @@ class TemperatureScaling(Calibrator):
         elif at_t_max >= 0:  # and here it already rises at the smallest
             temperature = t_max
         else:
+            from scipy import optimize  # lazy: scipy.optimize takes most of a second to import
+
             log_t = optimize.brentq(
                 lambda u: slopes([math.exp(-u)])[0],
                 math.log(t_min),
@@ -251,6 +252,8 @@ class _LBFGSCalibrator(Calibrator):
     """Calibrators fitted by L-BFGS-B on the (regularised) weighted NLL with an analytic gradient."""
 
     def _minimise(self, fun_and_grad, theta0):
+        from scipy import optimize  # lazy: scipy.optimize takes most of a second to import
+
         res = optimize.minimize(
             fun_and_grad,
             theta0,

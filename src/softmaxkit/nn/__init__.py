@@ -8,6 +8,8 @@ nothing above it: calibration, data sets, plots and the command line build on it
   activation, dropout and softmax layers, the fixed standardisation input layer),
   :mod:`~softmaxkit.nn.conv` (convolution),
   :mod:`~softmaxkit.nn.pooling` (max pooling), :mod:`~softmaxkit.nn.init` (initialisers),
+  :mod:`~softmaxkit.nn.heads` (a linear output layer trained with a fused cross-entropy that never
+  holds the logits, for many classes),
 - :mod:`~softmaxkit.nn.sequential` (the model), :mod:`~softmaxkit.nn.architectures` (ready-made models),
 - :mod:`~softmaxkit.nn.optim` (optimizers), :mod:`~softmaxkit.nn.schedules` (learning-rate schedules),
 - :mod:`~softmaxkit.nn.io` (the model file: :func:`save`, :func:`load`).
@@ -30,6 +32,7 @@ from ..exceptions import ModelFileError
 from . import architectures, init
 from .base import Layer
 from .conv import Conv2D
+from .heads import LinearCrossEntropyHead
 from .io import FORMAT_NAME, FORMAT_VERSION, LAYER_TYPES, load, read, save
 from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Standardize, Tanh
 from .optim import SGD, Adam, AdamW
@@ -49,6 +52,7 @@ __all__ = [
     "Dropout",
     "Softmax",
     "Standardize",
+    "LinearCrossEntropyHead",
     "Sequential",
     "save",
     "load",

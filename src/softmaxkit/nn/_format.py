@@ -18,6 +18,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .conv import Conv2D
+from .heads import LinearCrossEntropyHead
 from .layers import Dense, Dropout, Flatten, ReLU, Sigmoid, Softmax, Standardize, Tanh
 from .pooling import MaxPool2D
 
@@ -62,7 +63,20 @@ _JSON_TOKEN = re.compile(r'["\[\]{}]')
 
 #: The one registry of layer classes a model file may name (class name -> class).
 LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten, ReLU, Sigmoid, Tanh, Dropout, Softmax, Standardize)
+    cls.__name__: cls
+    for cls in (
+        Dense,
+        Conv2D,
+        MaxPool2D,
+        Flatten,
+        ReLU,
+        Sigmoid,
+        Tanh,
+        Dropout,
+        Softmax,
+        Standardize,
+        LinearCrossEntropyHead,
+    )
 }
 
 

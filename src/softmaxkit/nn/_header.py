@@ -190,6 +190,10 @@ _CONFIG_KEYS = {
     "MaxPool2D": ({"kernel_size"}, {"stride"}),
     "Dropout": ({"p"}, set()),
     "Standardize": ({"mean", "scale"}, set()),
+    "LinearCrossEntropyHead": (
+        {"in_features", "n_classes"},
+        {"bias", "init", "chunk_size", "label_smoothing", "ignore_index"},
+    ),
 }
 
 
@@ -231,6 +235,13 @@ def _parameter_shapes(name: str, config: dict, where: str) -> dict:
         n_in = _SIZE.check(config["in_features"], "in_features", where)
         n_out = _SIZE.check(config["out_features"], "out_features", where)
         return {"weight": (n_in, n_out), "bias": (n_out,)}
+    if name == "LinearCrossEntropyHead":
+        n_in = _SIZE.check(config["in_features"], "in_features", where)
+        n_out = _SIZE.check(config["n_classes"], "n_classes", where)
+        bias = config.get("bias", True)
+        if not isinstance(bias, bool):
+            raise TypeError(f"{where}: bias must be true or false, got {short(bias)}")
+        return {"weight": (n_out, n_in), **({"bias": (n_out,)} if bias else {})}
     if name == "Conv2D":
         c_in = _SIZE.check(config["in_channels"], "in_channels", where)
         c_out = _SIZE.check(config["out_channels"], "out_channels", where)

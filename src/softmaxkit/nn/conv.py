@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._numba.dispatch import MIN_SIZE, conv_kernels
 from .._validation import Integer, Options, check_rng, validate
 from ._windows import offsets, out_size, pair, unpair
 from .base import Layer, float_input, shape_error
@@ -67,17 +68,18 @@ class Conv2D(Layer):
         self._cache = None
         self._workspace: dict[str, np.ndarray] = {}
 
-    def _buffer(self, key: str, shape: tuple, dtype, training: bool) -> np.ndarray:
+    def _buffer(self, key: str, shape: tuple, dtype, training: bool, *, zero: bool = False) -> np.ndarray:
         """Scratch array reused across training steps (large fresh arrays cost page faults every step).
 
         Only training-mode calls reuse buffers, so an inference forward never overwrites what a
         training forward kept for its backward.
         """
+        make = np.zeros if zero else np.empty
         if not training:
-            return np.empty(shape, dtype)
+            return make(shape, dtype)
         buf = self._workspace.get(key)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._workspace[key] = np.empty(shape, dtype)
+            buf = self._workspace[key] = make(shape, dtype)
         return buf
 
     def config(self) -> dict:
@@ -110,14 +112,109 @@ class Conv2D(Layer):
         return (self.out_channels, ho, wo)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
+        y, wo = self._product(x, training)
+        co, n, ho, _ = y.shape
+        out = np.empty((n, co, ho, wo), y.dtype)
+        fast = _kernels(out.size)
+        if fast is not None:
+            fast.bias_to_nchw(y, self.params["bias"], False, out)
+        else:
+            np.add(y[:, :, :, :wo].transpose(1, 0, 2, 3), self.params["bias"][:, None, None], out=out)
+        return out
+
+    def backward(self, grad_y, *, input_grad: bool = True):
+        _, x_shape, _ = self._saved("_cache")
+        g = np.asarray(grad_y).astype(self.params["weight"].dtype, copy=False)
+        expected = (x_shape[0], self.out_channels, *self._out_hw(*x_shape[2:]))
+        if g.shape != expected:
+            raise ValueError(f"{self.name}: expected grad_y of shape {expected}, got {g.shape}")
+        gy = self._grad_product_buffer()
+        fast = _kernels(g.size)
+        if fast is not None:
+            fast.nchw_to_cnhw(np.ascontiguousarray(g), np.empty((0, 0, 0, 0), g.dtype), gy, self.grads["bias"])
+        else:
+            np.copyto(gy, g.transpose(1, 0, 2, 3))
+            np.sum(gy.reshape(self.out_channels, -1), axis=1, out=self.grads["bias"])
+        return self._backward_product(gy, input_grad=input_grad)
+
+    # The convolution as one GEMM ``Y = W @ cols`` (the fused blocks of :mod:`softmaxkit.nn` add the bias,
+    # a ReLU and a pooling on the way from Y's layout (out_channels, n, Ho, row width) back to NCHW).
+    #
+    # cols[(c, i, j), (n, r, s)] = x_padded[n, c, r*sh + i, s*sw + j]: one (C*kh*kw, n*Ho*width) matrix,
+    # so the convolution is a single large GEMM (stacked small GEMMs are much slower here). At stride 1
+    # (with numba) the output rows are computed over rows of W + pw entries, not Wo (the padded plane's
+    # row length when neighbouring rows share their padding zeros): then the windows of one sample and
+    # kernel offset (i, j) are one contiguous run of the padded plane (a plain copy, no gather), at the
+    # price of W + pw - Wo extra columns per row (1 of 15 for 14-pixel rows and a 3x3 kernel), whose
+    # values are ignored (and whose gradient is zero).
+
+    def _product(self, x, training: bool = False) -> np.ndarray:
+        """The convolution without its bias, as the GEMM's output ``(out_channels, n, Ho, row width)``
+        (C-contiguous), and ``Wo``: the columns of a row from ``Wo`` on are to be ignored.
+
+        With ``training=True`` it keeps the window matrix for :meth:`_backward_product`.
+        """
         w = self.params["weight"]
-        x = float_input(x, w.dtype)
+        x, ho, wo = self._input(x)
+        n, c, _h, wd = x.shape
+        padded = (
+            self.stride == (1, 1)
+            and self.padding[1] < self.kernel_size[1]
+            and _kernels(x.size + n * self.out_channels * ho * wo) is not None
+        )
+        width = wd + self.padding[1] if padded else wo
+        columns = self._padded_columns if padded else self._gathered_columns
+        y = self._buffer("y", (self.out_channels, n * ho * width), x.dtype, training)
+        w2 = w.reshape(self.out_channels, -1)
+        if training:  # the whole batch's window matrix, kept for the backward pass
+            cols = columns(x, ho, wo, training)
+            np.matmul(w2, cols, out=y)
+            self._cache = (cols, x.shape, width)
+        else:  # a few samples at a time: a window matrix of a few MB, reused from cache
+            self._cache = None
+            step = max(1, _CHUNK_BYTES // (c * self.kernel_size[0] * self.kernel_size[1] * ho * width * x.itemsize))
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
+                np.matmul(w2, columns(x[lo:hi], ho, wo, False), out=y[:, lo * ho * width : hi * ho * width])
+        return y.reshape(self.out_channels, n, ho, width), wo
+
+    def _input(self, x):
+        """``x`` in the parameters' dtype with its shape checked, and the output's height and width."""
+        x = float_input(x, self.params["weight"].dtype)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise shape_error(self, self._expected(), x.shape)
-        n, c, h, wd = x.shape
-        ho, wo = self._out_hw(h, wd)
+        ho, wo = self._out_hw(x.shape[2], x.shape[3])
         if ho < 1 or wo < 1:
             raise shape_error(self, self._expected(), x.shape)
+        return x, ho, wo
+
+    def _padded(self, x, training: bool) -> np.ndarray:
+        """``x`` with its zero padding, in a buffer whose frame stays zero (only the interior is written)."""
+        (ph, pw), (n, c, h, wd) = self.padding, x.shape
+        padded = self._buffer("padded_direct", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype, training, zero=True)
+        np.copyto(padded[:, :, ph : ph + h, pw : pw + wd], x)
+        return padded
+
+    def _padded_columns(self, x, ho: int, wo: int, training: bool) -> np.ndarray:
+        """cols at stride 1 over the padded width: contiguous runs of a padded copy of ``x`` (numba)."""
+        n, c, h, wd = x.shape
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        hp, row = h + 2 * ph, wd + pw
+        # Rows of row = W + pw entries: the pw zeros ending a row are also the left padding of the next
+        # one, and the plane starts with pw zeros (the first row's left padding), so the pixel (y, x)
+        # is at pw + (y + ph) * row + x, and the windows of offset (i, j) are the run starting at
+        # i * row + j. The last windows run kw - 1 - pw entries past the padded rows.
+        plane = hp * row + kw - 1
+        padded = self._buffer("padded_runs", (n, c, plane), x.dtype, training, zero=True)
+        interior = padded[:, :, pw : pw + hp * row].reshape(n, c, hp, row)[:, :, ph : ph + h, :wd]
+        np.copyto(interior, x)  # the zeros stay zero: only the interior is ever written
+        cols = self._buffer("cols", (c * kh * kw, n * ho * row), x.dtype, training)
+        conv_kernels().im2col_padded(padded, kh, kw, row, cols)
+        return cols
+
+    def _gathered_columns(self, x, ho: int, wo: int, training: bool) -> np.ndarray:
+        """cols for any stride: windows gathered with NumPy from a zero-padded copy of ``x``."""
+        n, c, h, wd = x.shape
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         if ph or pw:
             xp = self._buffer("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype, training)
@@ -125,36 +222,41 @@ class Conv2D(Layer):
             xp[:, :, ph : ph + h, pw : pw + wd] = x
         else:
             xp = x
-        # cols[(c, i, j), (n, r, s)] = xp[n, c, r*sh + i, s*sw + j]: one (C*kh*kw, N*Ho*Wo) matrix,
-        # so the convolution is a single large GEMM (stacked small GEMMs are much slower here).
         windows = offsets(sliding_window_view(xp, (kh, kw), axis=(2, 3)), 0, 0, self.stride, (ho, wo))
-        cols = self._buffer("cols", (c, kh, kw, n, ho, wo), x.dtype, training)
-        np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
-        cols = cols.reshape(c * kh * kw, n * ho * wo)
-        y = self._buffer("y", (self.out_channels, n * ho * wo), x.dtype, training)
-        np.matmul(w.reshape(self.out_channels, -1), cols, out=y)
-        y += self.params["bias"][:, None]
-        self._cache = (cols, x.shape) if training else None
-        return np.ascontiguousarray(y.reshape(self.out_channels, n, ho, wo).transpose(1, 0, 2, 3))
+        cols = self._buffer("cols", (c * kh * kw, n * ho * wo), x.dtype, training)
+        np.copyto(cols.reshape(c, kh, kw, n, ho, wo), windows.transpose(1, 4, 5, 0, 2, 3))
+        return cols
 
-    def backward(self, grad_y, *, input_grad: bool = True):
-        cols, x_shape = self._saved("_cache")
+    def _grad_product_buffer(self) -> np.ndarray:
+        """The buffer ``(out_channels, n, Ho, row width)`` for the gradient of :meth:`_product`'s GEMM
+        output, to be filled completely (zeros in the columns beyond Wo) before :meth:`_backward_product`."""
+        cols, x_shape, width = self._saved("_cache")
+        ho, _ = self._out_hw(*x_shape[2:])
+        return self._buffer("grad_y", (self.out_channels, x_shape[0], ho, width), cols.dtype, True)
+
+    def _backward_product(self, grad_product, *, input_grad: bool = True):
+        """The backward pass of :meth:`_product`: ``grads["weight"]`` from the gradient of the GEMM's
+        output (:meth:`_grad_product_buffer`), and the input gradient (NCHW) unless ``input_grad=False``.
+
+        ``grads["bias"]`` is the caller's (the sum of the bias's share of the gradient).
+        """
+        cols, x_shape, width = self._saved("_cache")
         w = self.params["weight"]
         n, c, h, wd = x_shape
         ho, wo = self._out_hw(h, wd)
-        g = np.asarray(grad_y).astype(w.dtype, copy=False)
-        if g.shape != (n, self.out_channels, ho, wo):
-            raise ValueError(f"{self.name}: expected grad_y of shape {(n, self.out_channels, ho, wo)}, got {g.shape}")
-        g_t = self._buffer("grad_y", (self.out_channels, n, ho, wo), w.dtype, True)
-        np.copyto(g_t, g.transpose(1, 0, 2, 3))
-        g = g_t.reshape(self.out_channels, n * ho * wo)
-        np.sum(g, axis=1, out=self.grads["bias"])
+        g = grad_product.reshape(self.out_channels, -1)
         np.matmul(g, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
         if not input_grad:
             return None
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        gcols = self._buffer("grad_cols", (c * kh * kw, n * ho * wo), w.dtype, True)
+        gcols = self._buffer("grad_cols", cols.shape, w.dtype, True)
         np.matmul(w.reshape(self.out_channels, -1).T, g, out=gcols)
+        gx = np.empty(x_shape, w.dtype)
+        if width != wo:  # the padded-width layout (stride 1, numba)
+            plane = (h + 2 * ph) * width + kw - 1
+            scratch = self._buffer("grad_padded", (n, c, plane), w.dtype, True)
+            conv_kernels().col2im_padded(gcols, kh, kw, ph, pw, scratch, gx)
+            return gx
         gcols = gcols.reshape(c, kh, kw, n, ho, wo)
         # col2im into a (C, N, Hp, Wp) buffer (matching gcols' order), transposed to NCHW at the end.
         gxp = self._buffer("grad_padded", (c, n, h + 2 * ph, wd + 2 * pw), w.dtype, True)
@@ -162,7 +264,17 @@ class Conv2D(Layer):
         for i in range(kh):
             for j in range(kw):
                 offsets(gxp, i, j, self.stride, (ho, wo))[...] += gcols[:, i, j]
-        return np.ascontiguousarray(gxp[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3))
+        np.copyto(gx, gxp[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3))
+        return gx
+
+
+#: Inference builds the window matrix for this many bytes' worth of samples at a time.
+_CHUNK_BYTES = 4 << 20
+
+
+def _kernels(size: int):
+    """The numba kernels for an array of ``size`` elements: None (NumPy) under ``MIN_SIZE`` or without numba."""
+    return conv_kernels() if size >= MIN_SIZE else None
 
 
 def _zero_border(xp: np.ndarray, ph: int, pw: int) -> None:

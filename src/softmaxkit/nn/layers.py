@@ -62,12 +62,16 @@ class Dense(Layer):
             raise shape_error(self, f"(n, {self.in_features})", ("n", *input_shape))
         return (self.out_features,)
 
-    def forward(self, x, training: bool = False) -> np.ndarray:
-        w = self.params["weight"]
-        x = float_input(x, w.dtype)
+    def _input(self, x) -> np.ndarray:
+        """``x`` in the parameters' dtype, its shape checked."""
+        x = float_input(x, self.params["weight"].dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise shape_error(self, f"(n, {self.in_features})", x.shape)
-        y = np.matmul(x, w)
+        return x
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        x = self._input(x)
+        y = np.matmul(x, self.params["weight"])
         y += self.params["bias"]
         self._x = x if training else None
         return y

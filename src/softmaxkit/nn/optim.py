@@ -5,8 +5,8 @@ give the same trajectories. Each optimizer has one method, ``step(model)``, whic
 parameter of ``model`` in place from the gradients its last ``backward`` left in ``grads``; ``lr`` is a
 plain attribute that a schedule may set before each step. All arithmetic stays in the parameters'
 dtype: the learning rate and other constants are cast to it, so a Python or float64 scalar never
-upcasts a float32 step. With numba installed, SGD updates each parameter in one fused pass (the same
-equations; the NumPy code path is the fallback and is used for Adam, where it is faster).
+upcasts a float32 step. With numba installed, each parameter is updated in one fused pass (the same
+equations in the same order; the NumPy code path is the fallback).
 
 Weight decay: :class:`SGD` and :class:`Adam` add ``weight_decay * param`` to the gradient (L2, as in
 PyTorch); :class:`AdamW` decays the weights directly, ``param *= 1 - lr * weight_decay`` (decoupled, as in
@@ -182,6 +182,25 @@ class Adam(_Optimizer):
         slots = self._slots(name, param, "m", "v")
         slots["t"] = step = slots.get("t", 0) + 1
         scratch, m, v = slots["scratch"], slots["m"], slots["v"]
+        fast = _fast_path(param, grad)
+        if fast is not None:
+            fast.adam_update(
+                param.reshape(-1),
+                grad.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                t(self.lr / (1.0 - b1**step)),
+                t(b1),
+                t(b2),
+                t(1.0 - b1),
+                t(1.0 - b2),
+                t(self.eps),
+                t(1.0 / math.sqrt(1.0 - b2**step)),
+                t(0.0 if self._decoupled else self.weight_decay),
+                self._decoupled and bool(self.weight_decay),
+                t(1.0 - self.lr * self.weight_decay),
+            )
+            return
         g = grad
         if self.weight_decay:
             if self._decoupled:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba.dispatch import nn_kernels
+from .._numba.dispatch import MIN_SIZE, nn_kernels
 from ._windows import offsets, out_size, pair, unpair
 from .base import Layer, float_input, shape_error
 
@@ -70,7 +70,7 @@ class MaxPool2D(Layer):
         if ho < 1 or wo < 1:
             raise shape_error(self, self._expected(), x.shape)
         kh, kw = self.kernel_size
-        fast = nn_kernels()
+        fast = nn_kernels() if x.size >= MIN_SIZE else None
         if fast is not None and kh * kw < 256:
             y = np.empty((*x.shape[:2], ho, wo), x.dtype)
             argmax = np.empty(y.shape, np.uint8)
@@ -103,7 +103,7 @@ class MaxPool2D(Layer):
             raise ValueError(f"{self.name}: expected grad_y of shape {argmax.shape}, got {g.shape}")
         kh, kw = self.kernel_size
         gx = np.zeros(x_shape, g.dtype)
-        fast = nn_kernels()
+        fast = nn_kernels() if gx.size >= MIN_SIZE else None
         if fast is not None and argmax.dtype == np.uint8:
             if self.kernel_size == self.stride == (2, 2):
                 fast.maxpool2_backward(np.ascontiguousarray(g), argmax, gx)

@@ -12,6 +12,7 @@ import numpy as np
 from .._validation import Integer, validate
 from ..kernels import softmax
 from ._format import write_model
+from ._fused import plan, unit_at
 from .base import Layer
 from .layers import Dropout, Softmax
 
@@ -59,6 +60,7 @@ class Sequential:
         self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.metadata: dict = {}
+        self._units = None  # the units of the last training forward, for backward
         if self.input_shape is not None:
             out = self.output_shape()
             if self.class_names is not None and out != (len(self.class_names),):
@@ -144,10 +146,24 @@ class Sequential:
         """
         return self._run(self._prepare(x), self.layers, training)
 
-    @staticmethod
-    def _run(x, layers, training: bool) -> np.ndarray:
-        for layer in layers:
-            x = layer.forward(x, training)
+    def features(self, x, training: bool = False) -> np.ndarray:
+        """The output of every layer but the last: the input of the model's head.
+
+        Like :meth:`forward` (``training=True`` keeps what :meth:`backward` needs), for a head that
+        computes its loss itself, e.g. :meth:`softmaxkit.nn.LinearCrossEntropyHead.loss_and_backward`,
+        whose input gradient then goes to :meth:`backward`.
+        """
+        return self._run(self._prepare(x), self.layers[:-1], training)
+
+    def _run(self, x, layers, training: bool) -> np.ndarray:
+        """Run ``layers`` on ``x``, fused blocks where possible (:mod:`._fused`); the units of a training
+        run are kept for :meth:`backward`."""
+        units, i = [], 0
+        while i < len(layers):
+            units.append(unit_at(layers, i, x.size))
+            x = units[-1].forward(x, training)
+            i += units[-1].length
+        self._units = units if training else None
         return x
 
     @property
@@ -175,11 +191,14 @@ class Sequential:
         with parameters are skipped and None is returned.
         """
         g = np.asarray(grad).astype(self.dtype, copy=False)
+        units = self._units if self._units is not None else plan(self.layers)
         stop = 0
         if not input_grad:
             stop = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
-        for i in range(len(self.layers) - 1, stop - 1, -1):
-            g = self.layers[i].backward(g, input_grad=input_grad or i > stop)
+        for unit in reversed(units):
+            if unit.start + unit.length <= stop:
+                break
+            g = unit.backward(g, input_grad=input_grad or unit.start > stop)
         return g if input_grad else None
 
     def predict_logits(self, x, *, batch_size: int = 1024) -> np.ndarray:
