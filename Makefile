@@ -57,6 +57,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_calibration.py --models runs/bench
 	$(BIN)/python benchmarks/bench_sklearn.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_linear_head.py --markdown
 
 clean:
 	rm -rf $(VENV) build site src/*.egg-info .pytest_cache .hypothesis .import_linter_cache

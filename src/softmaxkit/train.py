@@ -6,6 +6,10 @@ parameters. The loss is passed in: :class:`SoftmaxCrossEntropy` (the default) tr
 classifier with the fused softmax + cross-entropy gradient (``probs - onehot``, never a Jacobian);
 :class:`softmaxkit.multilabel.MultiLabelLoss` trains a sigmoid or softmax head on label sets.
 
+A model whose last layer is a :class:`~softmaxkit.nn.LinearCrossEntropyHead`, trained with the default
+loss, takes the fused path in each step: the layers below the head run forward, the head computes the
+loss and its gradients without forming the logits, and the gradient runs back through the layers below.
+
 Data larger than memory train through the same loop: ``x`` may be a batch source such as
 :class:`softmaxkit.datasets.streaming.BlockStream`, which reads block-shuffled minibatches from disk.
 
@@ -37,6 +41,7 @@ from ._validation import (
 from .datasets.splits import train_val_split
 from .exceptions import Terminated
 from .losses import cross_entropy, cross_entropy_and_grad
+from .nn.heads import LinearCrossEntropyHead
 from .nn.io import save
 
 __all__ = ["History", "SoftmaxCrossEntropy", "fit", "evaluate_loss", "train_val_split"]
@@ -399,6 +404,7 @@ def fit(
     if sample_weight is not None and not sample_weight.sum() > 0:
         raise ValueError(f"{fname}: sample_weight sums to zero; there is nothing to learn from")
     penalised = _weight_penalty(model) if l2 else []
+    fused = _trains_fused(model, loss_fn)
 
     from tqdm.auto import tqdm
 
@@ -433,12 +439,15 @@ def fit(
                 if batch_weight > 0:
                     if schedule is not None:
                         optimizer.lr = schedule(step)
-                    logits = model.forward(xb, training=True)
-                    if wb is None:
-                        batch_loss, grad = loss_fn.loss_and_grad(logits, yb)
+                    if fused:
+                        batch_loss, logits = _fused_step(model, xb, yb, wb), None
                     else:
-                        batch_loss, grad = loss_fn.loss_and_grad(logits, yb, sample_weight=wb)
-                    model.backward(grad)
+                        logits = model.forward(xb, training=True)
+                        if wb is None:
+                            batch_loss, grad = loss_fn.loss_and_grad(logits, yb)
+                        else:
+                            batch_loss, grad = loss_fn.loss_and_grad(logits, yb, sample_weight=wb)
+                        model.backward(grad)
                     batch_loss = float(batch_loss)
                     if penalised:
                         batch_loss += _add_penalty(penalised, l2 / batch_weight)
@@ -446,7 +455,7 @@ def fit(
                     step += 1
                     loss_sum += batch_loss * batch_weight
                     weight_sum += batch_weight
-                    hits = loss_fn.n_correct(logits, yb)
+                    hits = None if logits is None else loss_fn.n_correct(logits, yb)  # fused: no logits, no accuracy
                     correct = None if hits is None or correct is None else correct + hits
                 seen += len(yb)
                 if progress:
@@ -512,6 +521,37 @@ def _check_sources(x, y, x_val, y_val, sample_weight, val_sample_weight, streame
     ):
         if is_source and w is not None:
             raise TypeError(f"{fname}: {argname} is not supported with a batch source")
+
+
+def _trains_fused(model, loss_fn) -> bool:
+    """Whether each step trains through the model's last layer, a LinearCrossEntropyHead, without logits.
+
+    Only with the default loss (another loss needs the logits). The head's own ``label_smoothing`` and
+    ``ignore_index`` then apply to the training loss (the validation loss is the plain cross-entropy).
+    """
+    layers = getattr(model, "layers", None)
+    return type(loss_fn) is SoftmaxCrossEntropy and bool(layers) and isinstance(layers[-1], LinearCrossEntropyHead)
+
+
+def _fused_step(model, xb, yb, wb) -> float:
+    """One step's loss and gradients through the head's fused path (see :func:`_trains_fused`).
+
+    The layers below the head run forward (:meth:`~softmaxkit.nn.Sequential.features`), the head's
+    :meth:`~softmaxkit.nn.LinearCrossEntropyHead.loss_and_backward` fills its gradients and returns
+    the gradient of its input, which runs back through the layers below
+    (:meth:`~softmaxkit.nn.Sequential.backward`). With sample weights the loss is their weighted mean,
+    and each row's gradient is scaled by ``w_i / sum w``.
+    """
+    head = model.layers[-1]
+    h = model.features(xb, training=True)
+    if wb is None:
+        loss, g = head.loss_and_backward(h, yb)
+    else:
+        w = np.asarray(wb, dtype=np.float64)
+        rows, g = head.loss_and_backward(h, yb, reduction="none", grad_output=w / w.sum())
+        loss = np.dot(rows.astype(np.float64), w) / w.sum()
+    model.backward(g)
+    return float(loss)
 
 
 def _add_penalty(penalised, scale: float) -> float:
