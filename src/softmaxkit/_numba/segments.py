@@ -35,7 +35,6 @@ __all__ = [
     "softmax_row_stored",
     "seg_total_store",
     "softmax_row",
-    "seg_sum_store_shifted",
     "subtract",
     "log_softmax_row_stored",
     "seg_scan",
@@ -101,8 +100,9 @@ def seg_sum(z, m):
 
 
 @njit(fastmath=_FAST, cache=True)
-def seg_sum_store(z, y, m):
-    """As :func:`seg_sum`, also storing ``y = exp(z - m)``."""
+def seg_sum_store(z, y, m, shifted):
+    """As :func:`seg_sum`, also storing ``y = exp(z - m)``, or with ``shifted`` the shifted logits
+    ``y = z - m`` (one IEEE subtraction each)."""
     rest = 0.0
     cnt = 0.0
     for b in range(0, z.shape[0], _BLOCK):
@@ -113,7 +113,7 @@ def seg_sum_store(z, y, m):
         for j in range(zb.shape[0]):
             d = zb[j] - m
             e = exp(d)
-            yb[j] = e
+            yb[j] = d if shifted else e
             rb += e if d != cast(0.0, z) else cast(0.0, z)
             cb += cast(1.0, z) if d == cast(0.0, z) else cast(0.0, z)
         rest += rb
@@ -138,7 +138,7 @@ def softmax_row_stored(z, y, factor):
     m = seg_max(z)
     if not (m > cast(-np.inf, z) and m < cast(np.inf, z)):
         return False, m, 0.0
-    rest, cnt = seg_sum_store(z, y, m)
+    rest, cnt = seg_sum_store(z, y, m, False)
     if rest != rest:
         return False, m, 0.0
     value = (cnt - 1.0) + rest
@@ -179,27 +179,6 @@ def softmax_row(z, y):
     return True
 
 
-@njit(fastmath=_FAST, cache=True)
-def seg_sum_store_shifted(z, y, m):
-    """As :func:`seg_sum`, also storing the shifted logits ``y = z - m`` (one IEEE subtraction each)."""
-    rest = 0.0
-    cnt = 0.0
-    for b in range(0, z.shape[0], _BLOCK):
-        zb = z[b : b + _BLOCK]
-        yb = y[b : b + _BLOCK]
-        rb = cast(0.0, z)
-        cb = cast(0.0, z)
-        for j in range(zb.shape[0]):
-            d = zb[j] - m
-            e = exp(d)
-            yb[j] = d
-            rb += e if d != cast(0.0, z) else cast(0.0, z)
-            cb += cast(1.0, z) if d == cast(0.0, z) else cast(0.0, z)
-        rest += rb
-        cnt += cb
-    return rest, cnt
-
-
 @njit(cache=True)
 def subtract(y, a):
     """``y -= a``, strictly (compiled without fastmath)."""
@@ -219,7 +198,7 @@ def log_softmax_row_stored(z, y):
     m = seg_max(z)
     if not (m > cast(-np.inf, z) and m < cast(np.inf, z)):
         return False
-    rest, cnt = seg_sum_store_shifted(z, y, m)
+    rest, cnt = seg_sum_store(z, y, m, True)
     if rest != rest:
         return False
     subtract(y, cast(math.log1p((cnt - 1.0) + rest), z))

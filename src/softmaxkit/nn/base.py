@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Layer", "float_input", "shape_error"]
+__all__ = ["Layer", "float_input", "feature_input", "shape_error"]
 
 
 class Layer:
@@ -77,6 +77,14 @@ def float_input(x, dtype=None) -> np.ndarray:
         return x.astype(dtype, copy=False)
     if x.dtype not in (np.float32, np.float64):
         return x.astype(np.float32)
+    return x
+
+
+def feature_input(layer: Layer, x, in_features: int) -> np.ndarray:
+    """``x`` in the dtype of ``layer``'s weight, checked to be ``(n, in_features)`` (layers on feature rows)."""
+    x = float_input(x, layer.params["weight"].dtype)
+    if x.ndim != 2 or x.shape[1] != in_features:
+        raise shape_error(layer, f"(n, {in_features})", x.shape)
     return x
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import FRACTION, Boolean, Integer, Options, OrNone, check_rng, validate
 from ..linear_head import linear_cross_entropy_and_grad
-from .base import Layer, float_input, shape_error
+from .base import Layer, feature_input, shape_error
 from .init import INITS
 
 __all__ = ["LinearCrossEntropyHead"]
@@ -121,10 +121,7 @@ class LinearCrossEntropyHead(Layer):
         return (self.n_classes,)
 
     def _input(self, x) -> np.ndarray:
-        x = float_input(x, self.params["weight"].dtype)
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise shape_error(self, f"(n, {self.in_features})", x.shape)
-        return x
+        return feature_input(self, x, self.in_features)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
         """The logits ``x @ W.T + b``, of shape (n, n_classes): materialised, for prediction.

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import HALF_OPEN_FRACTION, Integer, Options, check_rng, validate
 from ..kernels import sigmoid, softmax, softmax_backward
-from .base import Layer, float_input, shape_error
+from .base import Layer, feature_input, float_input, shape_error
 from .init import INITS
 
 __all__ = ["Dense", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout", "Softmax", "Standardize"]
@@ -63,11 +63,7 @@ class Dense(Layer):
         return (self.out_features,)
 
     def _input(self, x) -> np.ndarray:
-        """``x`` in the parameters' dtype, its shape checked."""
-        x = float_input(x, self.params["weight"].dtype)
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise shape_error(self, f"(n, {self.in_features})", x.shape)
-        return x
+        return feature_input(self, x, self.in_features)
 
     def forward(self, x, training: bool = False) -> np.ndarray:
         x = self._input(x)
