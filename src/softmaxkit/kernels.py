@@ -133,7 +133,7 @@ def _kernel_out(out, z):
     return None if out is None or out.dtype != z.dtype else np.asarray(out)
 
 
-def _shifted_parts(z: np.ndarray, axis: int, mask):
+def _shifted_parts(z: np.ndarray, axis: int, mask, *, with_rest: bool = True):
     """Shared helper of softmax, log_softmax and logsumexp.
 
     Returns ``(d, e, m, rest, dead)`` where, along ``axis`` (all with keepdims):
@@ -145,7 +145,8 @@ def _shifted_parts(z: np.ndarray, axis: int, mask):
       ``log(sum(e)) = log1p(rest)`` stays accurate when one probability is close to 1,
     - ``dead``: rows with no finite mass (all ``-inf`` or all masked out).
 
-    ``rest`` is summed by :func:`_sum_along`, so it is accurate along any axis.
+    ``rest`` is summed by :func:`_sum_along`, so it is accurate along any axis; with
+    ``with_rest=False`` (softmax, which divides by the whole sum) it is not computed and is None.
     """
     if mask is not None:
         z = np.where(mask, z, -np.inf).astype(z.dtype, copy=False)
@@ -164,6 +165,8 @@ def _shifted_parts(z: np.ndarray, axis: int, mask):
     with np.errstate(invalid="ignore", over="ignore"):
         d = z - m_shift
         e = np.exp(d)
+    if not with_rest:
+        return d, e, m, None, dead
     first_max = np.argmax(d, axis=axis)
     e_rest = e.copy()
     if axis == e.ndim - 1 and e.ndim == 2:  # the common layout: plain indexing, much cheaper than put_along_axis
@@ -174,6 +177,23 @@ def _shifted_parts(z: np.ndarray, axis: int, mask):
     if not finite:
         rest = np.where(dead, 0.0, rest).astype(z.dtype)
     return d, e, m, rest, dead
+
+
+def _softmax_of_finite_rows(z: np.ndarray, axis: int):
+    """``exp(z - m) / sum(exp(z - m))`` when every row maximum ``m`` is finite, else None.
+
+    The lean NumPy path for small unmasked inputs (a prediction for one sample): six array operations
+    in place of :func:`_shifted_parts`'s bookkeeping for infinite and fully masked rows. The sum is at
+    least 1 (the maximal entry contributes ``exp(0)``), so the division is accurate. The general path
+    of :func:`softmax` divides by the same sum, so that a finite row gets the same bits either way.
+    """
+    m = np.max(z, axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        return None
+    with np.errstate(over="ignore"):  # finite z - m can only overflow to -inf, whose exp is the exact 0
+        e = np.exp(z - m)
+    e /= _sum_along(e, axis)
+    return e
 
 
 def _fully_masked(mask, axis):
@@ -281,10 +301,13 @@ def softmax(x, axis: int = -1, *, temperature: float = 1.0, where=None, out=None
         fast = _fused.softmax(z, ax, out=kernel_out, log=False)
         if fast is not None:
             return out if fast is kernel_out else _finish(fast, result_dtype, out)
-    _, e, _, rest, dead = _shifted_parts(z, ax, mask)
+        lean = _softmax_of_finite_rows(z, ax)
+        if lean is not None:
+            return _finish(lean, result_dtype, out)
+    _, e, _, _, dead = _shifted_parts(z, ax, mask, with_rest=False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        y = e / (1.0 + rest)
-    y = np.where(dead, np.nan, y)
+        y = e / _sum_along(e, ax)  # the same operations as _softmax_of_finite_rows: a row's result never
+    y = np.where(dead, np.nan, y)  # depends on the other rows of the batch
     masked_out = _fully_masked(mask, ax)
     if masked_out is not None:
         y = np.where(masked_out, 0.0, y)

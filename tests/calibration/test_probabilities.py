@@ -67,12 +67,13 @@ def test_fit_on_probabilities_is_the_fit_on_log_softmax(rng, cls):
     on_probs = cls(inputs="probabilities").fit(softmax(z), y)
     on_log_probs = cls().fit(log_softmax(z), y)
     # The same numbers up to rounding. Vector scaling: 2e-16 apart (measured). Matrix scaling of
-    # log-probabilities is ill-conditioned, and L-BFGS stops 2e-6 apart in the probabilities.
-    atol = 1e-10 if cls is VectorScaling else 1e-4
+    # log-probabilities is ill-conditioned, and L-BFGS stops 2e-6 apart in the probabilities and 1e-7
+    # apart (relative) in the NLL.
+    atol, rel = (1e-10, 1e-8) if cls is VectorScaling else (1e-4, 1e-6)
     np.testing.assert_allclose(
         on_probs.predict_proba(softmax(z)), on_log_probs.predict_proba(log_softmax(z)), atol=atol
     )
-    assert on_probs.nll_after_ == pytest.approx(on_log_probs.nll_after_, rel=1e-8)
+    assert on_probs.nll_after_ == pytest.approx(on_log_probs.nll_after_, rel=rel)
 
 
 @pytest.mark.parametrize("cls", [VectorScaling, MatrixScaling])

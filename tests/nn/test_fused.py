@@ -143,8 +143,9 @@ def test_wrong_gradient_shape_is_a_clear_error(rng):
 
 @pytest.mark.parametrize(("kernel", "padding"), [(3, 0), (3, 1), (3, 2), ((3, 5), (1, 4)), (2, 3), (1, 0)])
 def test_conv2d_numba_layout_matches_numpy(rng, kernel, padding, monkeypatch):
-    """Conv2D at stride 1 computes rows of W + pw entries (shared padding zeros) with numba: the same
-    outputs and gradients as the NumPy window gather, for every padding up to and beyond the kernel."""
+    """Conv2D at stride 1 computes rows of W + pw entries (shared padding zeros): numba's parallel
+    copies of the runs give the same outputs and gradients as NumPy's (and, with padding beyond the
+    kernel, as NumPy's window gather), for every padding up to and beyond the kernel."""
     layer = nn.Conv2D(3, 4, kernel, padding=padding, rng=rng).astype(np.float64)
     x = rng.standard_normal((5, 3, 9, 8))
     out = layer.forward(x, training=True)

@@ -91,7 +91,10 @@ def conv2d_reference(x, w, b, stride, padding):
     return y
 
 
-@pytest.mark.parametrize("stride, padding", [((1, 1), (0, 0)), ((2, 2), (1, 1)), ((1, 2), (2, 0)), ((3, 3), (1, 1))])
+@pytest.mark.parametrize(
+    "stride, padding",
+    [((1, 1), (0, 0)), ((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 2), (2, 0)), ((3, 3), (1, 1)), ((1, 1), (0, 3))],
+)
 def test_conv2d_matches_direct_reference(rng, stride, padding):
     layer = nn.Conv2D(3, 4, (3, 2), stride=stride, padding=padding, rng=rng).astype(np.float64)
     layer.params["bias"][:] = rng.standard_normal(4)

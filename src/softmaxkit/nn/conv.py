@@ -1,14 +1,16 @@
 """2-D convolution on NCHW arrays as one matrix product (im2col), vectorised (no Python loops over pixels).
 
-:class:`Conv2D` gathers the input windows once into a matrix (``sliding_window_view`` + one copy), and
-the convolution becomes one BLAS matrix product. The backward pass uses the same matrices; the input
-gradient is scattered back (col2im) with one loop over the ``kh * kw`` kernel offsets.
+:class:`Conv2D` copies the input windows once into a matrix, and the convolution becomes one BLAS
+matrix product. At stride 1 the windows of one kernel offset are contiguous runs of a zero-padded copy
+of the input (copied by numba's parallel kernels for large inputs, by one strided NumPy copy for
+small ones); other strides gather them with ``sliding_window_view``. The backward pass uses the same
+matrices; the input gradient is scattered back (col2im) one kernel offset at a time.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .._numba.dispatch import MIN_SIZE, conv_kernels
 from .._validation import Integer, Options, check_rng, validate
@@ -133,7 +135,9 @@ class Conv2D(Layer):
         if fast is not None:
             fast.nchw_to_cnhw(np.ascontiguousarray(g), np.empty((0, 0, 0, 0), g.dtype), gy, self.grads["bias"])
         else:
-            np.copyto(gy, g.transpose(1, 0, 2, 3))
+            wo = g.shape[3]
+            np.copyto(gy[:, :, :, :wo], g.transpose(1, 0, 2, 3))
+            gy[:, :, :, wo:] = 0
             np.sum(gy.reshape(self.out_channels, -1), axis=1, out=self.grads["bias"])
         return self._backward_product(gy, input_grad=input_grad)
 
@@ -146,7 +150,8 @@ class Conv2D(Layer):
     # row length when neighbouring rows share their padding zeros): then the windows of one sample and
     # kernel offset (i, j) are one contiguous run of the padded plane (a plain copy, no gather), at the
     # price of W + pw - Wo extra columns per row (1 of 15 for 14-pixel rows and a 3x3 kernel), whose
-    # values are ignored (and whose gradient is zero).
+    # values are ignored (and whose gradient is zero). Large inputs copy the runs with numba's parallel
+    # kernels, small ones (a prediction for one image) with one strided NumPy copy.
 
     def _product(self, x, training: bool = False) -> np.ndarray:
         """The convolution without its bias, as the GEMM's output ``(out_channels, n, Ho, row width)``
@@ -157,11 +162,7 @@ class Conv2D(Layer):
         w = self.params["weight"]
         x, ho, wo = self._input(x)
         n, c, _h, wd = x.shape
-        padded = (
-            self.stride == (1, 1)
-            and self.padding[1] < self.kernel_size[1]
-            and _kernels(x.size + n * self.out_channels * ho * wo) is not None
-        )
+        padded = self.stride == (1, 1) and self.padding[1] < self.kernel_size[1]
         width = wd + self.padding[1] if padded else wo
         columns = self._padded_columns if padded else self._gathered_columns
         y = self._buffer("y", (self.out_channels, n * ho * width), x.dtype, training)
@@ -196,7 +197,7 @@ class Conv2D(Layer):
         return padded
 
     def _padded_columns(self, x, ho: int, wo: int, training: bool) -> np.ndarray:
-        """cols at stride 1 over the padded width: contiguous runs of a padded copy of ``x`` (numba)."""
+        """cols at stride 1 over the padded width: contiguous runs of a padded copy of ``x``."""
         n, c, h, wd = x.shape
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         hp, row = h + 2 * ph, wd + pw
@@ -209,7 +210,11 @@ class Conv2D(Layer):
         interior = padded[:, :, pw : pw + hp * row].reshape(n, c, hp, row)[:, :, ph : ph + h, :wd]
         np.copyto(interior, x)  # the zeros stay zero: only the interior is ever written
         cols = self._buffer("cols", (c * kh * kw, n * ho * row), x.dtype, training)
-        conv_kernels().im2col_padded(padded, kh, kw, row, cols)
+        fast = _kernels(x.size + n * self.out_channels * ho * wo)
+        if fast is not None:
+            fast.im2col_padded(padded, kh, kw, row, cols)
+        else:
+            np.copyto(cols.reshape(c, kh, kw, n, ho * row), _runs(padded, kh, kw, row, ho * row))
         return cols
 
     def _gathered_columns(self, x, ho: int, wo: int, training: bool) -> np.ndarray:
@@ -252,10 +257,21 @@ class Conv2D(Layer):
         gcols = self._buffer("grad_cols", cols.shape, w.dtype, True)
         np.matmul(w.reshape(self.out_channels, -1).T, g, out=gcols)
         gx = np.empty(x_shape, w.dtype)
-        if width != wo:  # the padded-width layout (stride 1, numba)
+        if width != wo:  # the padded-width layout (stride 1)
             plane = (h + 2 * ph) * width + kw - 1
             scratch = self._buffer("grad_padded", (n, c, plane), w.dtype, True)
-            conv_kernels().col2im_padded(gcols, kh, kw, ph, pw, scratch, gx)
+            fast = _kernels(gx.size + grad_product.size)
+            if fast is not None:
+                fast.col2im_padded(gcols, kh, kw, ph, pw, scratch, gx)
+                return gx
+            scratch.fill(0)
+            runs = _runs(scratch, kh, kw, width, ho * width)  # windows overlap: add one offset at a time
+            gruns = gcols.reshape(c, kh, kw, n, ho * width)
+            for i in range(kh):
+                for j in range(kw):
+                    runs[:, i, j] += gruns[:, i, j]
+            interior = scratch[:, :, pw : pw + (h + 2 * ph) * width].reshape(n, c, h + 2 * ph, width)
+            np.copyto(gx, interior[:, :, ph : ph + h, :wd])
             return gx
         gcols = gcols.reshape(c, kh, kw, n, ho, wo)
         # col2im into a (C, N, Hp, Wp) buffer (matching gcols' order), transposed to NCHW at the end.
@@ -275,6 +291,14 @@ _CHUNK_BYTES = 4 << 20
 def _kernels(size: int):
     """The numba kernels for an array of ``size`` elements: None (NumPy) under ``MIN_SIZE`` or without numba."""
     return conv_kernels() if size >= MIN_SIZE else None
+
+
+def _runs(padded: np.ndarray, kh: int, kw: int, row: int, length: int) -> np.ndarray:
+    """The view ``(C, kh, kw, N, length)`` of ``padded`` (``(N, C, plane)``) whose ``[c, i, j, n]`` is
+    the run of ``length`` entries of plane ``padded[n, c]`` starting at ``i * row + j`` (no copy)."""
+    sn, sc, sp = padded.strides
+    n, c, _ = padded.shape
+    return as_strided(padded, (c, kh, kw, n, length), (sc, row * sp, sp, sn, sp), writeable=padded.flags.writeable)
 
 
 def _zero_border(xp: np.ndarray, ph: int, pw: int) -> None:
