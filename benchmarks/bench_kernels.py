@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 
@@ -45,6 +44,7 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
+from machine import cpu_model
 
 import softmaxkit as skm
 
@@ -56,17 +56,6 @@ REDUCTIONS = {"logsumexp", "cross_entropy"}
 ROW_OPS = {"cross_entropy", "ce_fwd_grad"}
 #: The class axis of every shape (the last axis of a matrix).
 AXIS = 1
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def optional(name):

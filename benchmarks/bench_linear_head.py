@@ -41,26 +41,16 @@ import datetime
 import itertools
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 
+from machine import cpu_model
+
 GRID = [(n, d, v) for n, d, v in itertools.product((4096, 16384), (512, 2048), (32768, 131072))]
 METHODS = ("softmaxkit", "torch")
 WARMUP_ROWS = 256
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def available_bytes() -> int | None:

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 ROW_SHAPE = (1, 28, 28)
 ROW_BYTES = 784
@@ -109,14 +110,6 @@ def run_child(argv) -> tuple[float, int, str]:
         return wall, peak, out.read()
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
-
-
 def available_mib() -> int:
     with open("/proc/meminfo") as f:
         for line in f:
@@ -175,7 +168,7 @@ def main() -> None:
 
 def print_table(rows) -> None:
     print(
-        f"{cpu_name()}, {os.cpu_count()} cores, {available_mib() // 1024} GiB available, Python "
+        f"{cpu_model()}, {os.cpu_count()} cores, {available_mib() // 1024} GiB available, Python "
         f"{platform.python_version()}, numpy {np.__version__}, {datetime.date.today()}, "
         f"load average at the end {os.getloadavg()[0]:.2f}"
     )

@@ -30,6 +30,7 @@ import sys
 import time
 
 import numpy as np
+from machine import cpu_model
 
 #: model label -> (hidden layers, libraries timed). LogisticRegression (L-BFGS) is the reference point of
 #: the logistic rows, with as many L-BFGS iterations as the others have epochs (each at least one pass).
@@ -133,12 +134,7 @@ def versions() -> str:
 
 
 def machine() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        name = ""
-    return f"{name or platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+    return f"{cpu_model()}, {len(os.sched_getaffinity(0))} cores"
 
 
 def load_average() -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 BATCH = 128
 
@@ -304,7 +304,7 @@ def main(argv=None) -> int:
     _, _y, _, source = mnist_or_random(np.random.default_rng(0))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
-        f"# bench_train: {platform.processor() or platform.machine()}, {args.threads} threads for both, {source}, "
+        f"# bench_train: {cpu_model()}, {args.threads} threads for both, {source}, "
         f"{now}; each measurement in its own process, the libraries alternating, median (min-max) of "
         f"{args.repeats}"
     )

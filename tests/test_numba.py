@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from kernel_reference import assert_agree, reference
 
 from softmaxkit import cross_entropy, cross_entropy_and_grad, log_softmax, logsumexp, softmax
 from softmaxkit._numba import dispatch
@@ -34,30 +35,6 @@ def mode(request, monkeypatch):
         monkeypatch.setattr(dispatch, "_MAX_CHUNK", 48)
         monkeypatch.setattr(dispatch, "_ROWS_PER_THREAD", 10**6)
     return request.param
-
-
-def reference(func, *args, **kwargs):
-    """Run a public function on the NumPy path."""
-    saved = dispatch.MIN_SIZE
-    dispatch.MIN_SIZE = 1 << 62
-    try:
-        return func(*args, **kwargs)
-    finally:
-        dispatch.MIN_SIZE = saved
-
-
-def assert_agree(got, want, dtype, atol_ulps=64, rtol_ulps=8):
-    """Same NaN / inf pattern; finite values within a few ulps (relative) plus a small absolute slack."""
-    got = np.asarray(got)
-    want = np.asarray(want)
-    assert got.shape == want.shape
-    assert got.dtype == want.dtype
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    inf = np.isinf(want)
-    np.testing.assert_array_equal(got[inf], want[inf])
-    fin = np.isfinite(want)
-    eps = np.finfo(dtype).eps
-    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol_ulps * eps, atol=atol_ulps * eps)
 
 
 def special_rows(dtype, n=97, seed=0):

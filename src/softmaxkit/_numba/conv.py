@@ -180,21 +180,30 @@ def _pool2_plane(src, bc, dst, argmax):
 def bias_relu_pool_backward(g, out, argmax, kh, kw, gy, gbias):
     """The gradient of :func:`bias_relu_pool`: ``gy`` (CNHW, fully written) gets ``g`` at each window's
     argmax where the output is positive, 0 elsewhere; ``gbias[c]`` the sum of ``gy[c]`` (in float64)."""
-    n, c, hp, wp = g.shape
+    n, c = g.shape[0], g.shape[1]
     h, w = gy.shape[2], gy.shape[3]
     offset = _window_offsets(kh, kw, w)
     flat = gy.reshape(c, n, h * w)
     for ch in prange(c):
         total = 0.0
         for b in range(n):
-            plane = flat[ch, b]
-            plane[:] = 0
-            for r in range(hp):
-                for q in range(wp):  # branch-free: half the maxima are not positive, at random
-                    v = g[b, ch, r, q] if out[b, ch, r, q] > 0 else 0
-                    plane[r * kh * w + q * kw + offset[argmax[b, ch, r, q]]] = v
-                    total += v
+            total += _unpool(g[b, ch], out[b, ch], argmax[b, ch], kh, kw, w, offset, flat[ch, b])
         gbias[ch] = total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _unpool(g, out, argmax, kh, kw, width, offset, plane):
+    """One plane of the gradient before a ReLU and a pooling of ``kh x kw`` windows that do not overlap:
+    ``plane`` (flat, rows of ``width``) is zeroed, then gets ``g`` at each window's ``argmax`` where the
+    pooled ``out`` is positive. Returns the sum of what it wrote."""
+    plane[:] = 0
+    total = 0.0
+    for r in range(g.shape[0]):
+        for q in range(g.shape[1]):  # branch-free: half the maxima are not positive, at random
+            v = g[r, q] if out[r, q] > 0 else 0
+            plane[r * kh * width + q * kw + offset[argmax[r, q]]] = v
+            total += v
+    return total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -282,7 +291,7 @@ def direct_relu_pool_weight_grad(g, out, argmax, xp, kh, kw, gweight, gbias):
     convolution's output (``g`` at each window maximum with a positive output, 0 elsewhere) is built
     plane by plane over the padded width and correlated with the input as one contiguous dot product per
     kernel offset (sums per plane in the data's dtype, across planes in float64)."""
-    n, co, hp, wp = g.shape
+    n, co = g.shape[0], g.shape[1]
     c, hpad, wpad = xp.shape[1], xp.shape[2], xp.shape[3]
     wh, ww = gweight.shape[2], gweight.shape[3]
     ho = hpad - wh + 1
@@ -294,12 +303,7 @@ def direct_relu_pool_weight_grad(g, out, argmax, xp, kh, kw, gweight, gbias):
         total = 0.0
         gy = np.zeros(ho * wpad, g.dtype)
         for b in range(n):
-            gy[:] = 0
-            for r in range(hp):
-                for q in range(wp):  # branch-free: half the maxima are not positive, at random
-                    v = g[b, o, r, q] if out[b, o, r, q] > 0 else 0
-                    gy[r * kh * wpad + q * kw + offset[argmax[b, o, r, q]]] = v
-                    total += v
+            total += _unpool(g[b, o], out[b, o], argmax[b, o], kh, kw, wpad, offset, gy)
             for ch in range(c):
                 for i in range(wh):
                     for j in range(ww):

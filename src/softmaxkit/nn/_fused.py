@@ -96,14 +96,10 @@ class _DenseReLU:
         return y
 
     def backward(self, g, *, input_grad):
-        if self._y is None:
-            raise _no_forward(self.dense)
         y = self._y
-        g = np.asarray(g, dtype=y.dtype)
-        if g.shape != y.shape:
-            raise ValueError(f"ReLU(): expected grad_y of shape {y.shape}, got {g.shape}")
+        g = _checked_grad(g, y, self.dense, "ReLU()")
         masked = np.empty_like(y)
-        self.kernels.relu_mask(np.ascontiguousarray(g), y, masked)
+        self.kernels.relu_mask(g, y, masked)
         return self.dense.backward(masked, input_grad=input_grad)
 
 
@@ -126,11 +122,7 @@ class _ConvReLU:
 
     def backward(self, g, *, input_grad):
         conv, out = self.conv, self._out
-        if out is None:
-            raise _no_forward(conv)
-        g = np.ascontiguousarray(g, dtype=out.dtype)
-        if g.shape != out.shape:
-            raise ValueError(f"ReLU(): expected grad_y of shape {out.shape}, got {g.shape}")
+        g = _checked_grad(g, out, conv, "ReLU()")
         gy = conv._grad_product_buffer()
         self.kernels.nchw_to_cnhw(g, out, gy, conv.grads["bias"])
         return conv._backward_product(gy, input_grad=input_grad)
@@ -198,12 +190,8 @@ class _ConvReLUPool:
 
     def backward(self, g, *, input_grad):
         conv = self.conv
-        if self._cache is None:
-            raise _no_forward(conv)
-        out, argmax = self._cache[:2]
-        g = np.ascontiguousarray(g, dtype=out.dtype)
-        if g.shape != out.shape:
-            raise ValueError(f"{self.pool.name}: expected grad_y of shape {out.shape}, got {g.shape}")
+        out, argmax = self._cache[:2] if self._cache is not None else (None, None)
+        g = _checked_grad(g, out, conv, self.pool.name)
         if self.direct:
             return self._backward_direct(g, input_grad)
         gy = conv._grad_product_buffer()
@@ -212,5 +200,13 @@ class _ConvReLUPool:
         return conv._backward_product(gy, input_grad=input_grad)
 
 
-def _no_forward(layer) -> RuntimeError:
-    return RuntimeError(f"{layer.name}: backward() needs a preceding forward(x, training=True)")
+def _checked_grad(g, out, first, last: str) -> np.ndarray:
+    """The gradient ``g`` of a block's output ``out`` (kept by a training forward), C-contiguous in
+    ``out``'s dtype; errors name the block's ``first`` layer (no training forward) or its ``last``
+    (a gradient of the wrong shape), as the layers run one by one would."""
+    if out is None:
+        raise RuntimeError(f"{first.name}: backward() needs a preceding forward(x, training=True)")
+    g = np.ascontiguousarray(g, dtype=out.dtype)
+    if g.shape != out.shape:
+        raise ValueError(f"{last}: expected grad_y of shape {out.shape}, got {g.shape}")
+    return g
