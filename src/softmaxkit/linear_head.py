@@ -311,6 +311,7 @@ def _run(head: _Head, *, need_grad: bool, scale=1.0, factors=None, outs=(None, N
     if rows is not None:
         x_block = np.empty((step, d), dtype)
         gx_block = np.empty((step, d), dtype) if need_grad else None
+    ones = np.ones(step, dtype) if gb is not None else None  # grad_bias = z.T @ 1, one vector for every block
     keep = dtype.type(1.0 - eps)
     uniform = dtype.type(eps / v)
     for first, lo in enumerate(range(0, head.n_active, step)):
@@ -347,7 +348,7 @@ def _run(head: _Head, *, need_grad: bool, scale=1.0, factors=None, outs=(None, N
             # grad_weight += scale * z.T @ xb:  (D, V) += xb.T (D, m) @ z (m, V)
             gemm(scale, xb.T, z.T, beta=0.0 if first == 0 else 1.0, c=gw.T, trans_b=True, overwrite_c=True)
         if gb is not None:  # grad_bias += scale * z.T @ 1
-            gemv(scale, z.T, np.ones(m, dtype), beta=0.0 if first == 0 else 1.0, y=gb, overwrite_y=True)
+            gemv(scale, z.T, ones[:m], beta=0.0 if first == 0 else 1.0, y=gb, overwrite_y=True)
     with np.errstate(over="ignore"):  # a float16 result beyond its range is inf
         if per_row is not None:
             result = per_row.astype(head.result_dtype, copy=False)
